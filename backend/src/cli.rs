@@ -1,0 +1,50 @@
+//! The command line: `serve` (the default), and the console clients `watch` and `add`.
+
+use clap::{Parser, Subcommand};
+
+use crate::client;
+use crate::config::Config;
+use crate::startup::Application;
+use crate::{shutdown, telemetry};
+
+/// tasktick: a shared task board over REST, with a live clock and task events over WebSocket.
+#[derive(Debug, Parser)]
+#[command(name = "tasktick", version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Flags of `serve`, accepted without the subcommand because serving is the default.
+    #[command(flatten)]
+    serve: Config,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the REST API, the WebSocket and the front end (the default).
+    Serve(Config),
+    /// Print the server's clock ticks as they arrive, until Ctrl-C.
+    Watch(client::watch::WatchArgs),
+    /// Create a task and print it.
+    Add(client::add::AddArgs),
+}
+
+impl Cli {
+    /// Runs the chosen command to completion.
+    pub async fn run(self) -> anyhow::Result<()> {
+        match self.command.unwrap_or(Command::Serve(self.serve)) {
+            Command::Serve(config) => {
+                telemetry::init("info");
+                let app = Application::build(config).await?;
+                app.run_until(shutdown::signal()).await
+            }
+            Command::Watch(args) => {
+                telemetry::init("warn");
+                client::watch::run(args).await
+            }
+            Command::Add(args) => {
+                telemetry::init("warn");
+                client::add::run(args).await
+            }
+        }
+    }
+}

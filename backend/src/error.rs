@@ -1,0 +1,114 @@
+//! The server's one error type and its one rendering: an RFC 9457 problem details body.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use shared::problem::PROBLEM_CONTENT_TYPE;
+use shared::{FieldError, Problem, TitleError};
+
+use crate::store::StoreError;
+
+/// Everything a handler can fail with. Each variant's status is set in [`AppError::status`].
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400: the body parsed but its fields break the rules in `shared`.
+    #[error("{}", summarise(.0))]
+    Validation(Vec<FieldError>),
+    /// 400: the body is not JSON, or not JSON of the expected shape.
+    #[error("The request body is not valid: {0}")]
+    MalformedBody(String),
+    /// 400: a path segment or query parameter could not be parsed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 400: a plain request reached an endpoint that only speaks WebSocket.
+    #[error("This endpoint speaks WebSocket only: {0}. Connect with a WebSocket client.")]
+    NotWebSocket(String),
+    /// 404: nothing lives at this path or id.
+    #[error("{0}")]
+    NotFound(String),
+    /// 413: the body is larger than the API reads.
+    #[error("The request body is larger than {} bytes. Send a smaller body.", shared::MAX_BODY_BYTES)]
+    PayloadTooLarge,
+    /// 415: the body is not declared as JSON.
+    #[error("Send the body as JSON with the header `Content-Type: application/json` ({0}).")]
+    UnsupportedMediaType(String),
+    /// 500: the store failed. The cause is logged; the client sees a generic message.
+    #[error("The server could not complete the request. Try again later.")]
+    Store(#[from] StoreError),
+}
+
+fn summarise(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| e.message.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl From<TitleError> for AppError {
+    fn from(error: TitleError) -> Self {
+        Self::Validation(vec![FieldError {
+            field: "title".into(),
+            message: error.to_string(),
+        }])
+    }
+}
+
+impl AppError {
+    /// The HTTP status each variant answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) | Self::MalformedBody(_) | Self::BadRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::NotWebSocket(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The problem `type`: a stable, relative URI naming the kind of failure.
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "/problems/validation",
+            Self::MalformedBody(_) => "/problems/malformed-body",
+            Self::BadRequest(_) => "/problems/bad-request",
+            Self::NotWebSocket(_) => "/problems/websocket-required",
+            Self::NotFound(_) => "/problems/not-found",
+            Self::PayloadTooLarge => "/problems/payload-too-large",
+            Self::UnsupportedMediaType(_) => "/problems/unsupported-media-type",
+            Self::Store(_) => "/problems/internal",
+        }
+    }
+
+    /// The problem details body for this error.
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        Problem {
+            kind: self.kind().into(),
+            title: status.canonical_reason().unwrap_or("Error").into(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            errors: match self {
+                Self::Validation(errors) => errors.clone(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if let Self::Store(error) = &self {
+            tracing::error!(error = %error, "store failure");
+        }
+        let status = self.status();
+        let mut response = (status, axum::Json(self.problem())).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+        );
+        response
+    }
+}

@@ -1,0 +1,21 @@
+//! tasktick's server and console clients.
+//!
+//! `startup` assembles the application: [`startup::app`] builds the router from an [`AppState`],
+//! [`startup::Application`] binds it to an address. REST resources live in `routes`, the WebSocket in
+//! `ws`, persistence behind the `store::TaskStore` trait. `client` holds the console clients.
+
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod shutdown;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod ws;
+
+pub use error::AppError;
+pub use state::AppState;

@@ -1,0 +1,18 @@
+//! `GET /healthz`: answers 200 when the server and its store respond.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::{AppError, AppState};
+
+/// The liveness route, at the root (not under `/api`), where probes expect it.
+pub fn router() -> Router<AppState> {
+    Router::new().route(shared::HEALTH_PATH, get(health_check))
+}
+
+async fn health_check(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+    state.store.ping().await?;
+    Ok(Json(json!({ "status": "ok" })))
+}

@@ -1,0 +1,102 @@
+//! The built front end: files from the static folder, `index.html` for client-side routes, and cache
+//! headers that let browsers keep hashed assets for a year while always revalidating the page.
+
+use std::path::{Path, PathBuf};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceExt;
+use tower_http::services::{ServeDir, ServeFile};
+
+/// Serves `dir` at `/`. A path that names no file gets `index.html` when it looks like a client route
+/// (no file extension), and a 404 when it looks like a missing asset.
+pub fn router(dir: &Path) -> Router {
+    let index = dir.join("index.html");
+    let spa_fallback = tower::service_fn(move |request: Request| {
+        let index = index.clone();
+        async move { Ok::<_, std::convert::Infallible>(spa_fallback(index, request).await) }
+    });
+    Router::new()
+        .fallback_service(ServeDir::new(dir).fallback(spa_fallback))
+        .layer(middleware::from_fn(cache_headers))
+}
+
+async fn spa_fallback(index: PathBuf, request: Request) -> Response {
+    if looks_like_asset(request.uri().path()) {
+        return (StatusCode::NOT_FOUND, "Not found").into_response();
+    }
+    match ServeFile::new(index).oneshot(request).await {
+        Ok(response) => response.into_response(),
+        Err(never) => match never {},
+    }
+}
+
+fn looks_like_asset(path: &str) -> bool {
+    path.rsplit('/').next().is_some_and(|name| name.contains('.'))
+}
+
+async fn cache_headers(request: Request, next: Next) -> Response {
+    let policy = cache_policy(request.uri().path());
+    let mut response = next.run(request).await;
+    if response.status().is_success() {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+    }
+    response
+}
+
+/// Trunk names built assets `name-<hash>.ext` (and `name-<hash>_bg.wasm`): such a file never changes,
+/// so browsers may keep it. Everything else, `index.html` above all, must be revalidated so that a
+/// new release is picked up on the next load.
+fn cache_policy(path: &str) -> &'static str {
+    if is_hashed_asset(path) {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    }
+}
+
+fn is_hashed_asset(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let Some((stem, _extension)) = name.split_once('.') else {
+        return false;
+    };
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    stem.rsplit_once('-').is_some_and(|(_, hash)| {
+        hash.len() >= 8 && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trunk_hashed_assets_are_cached_for_a_year() {
+        for path in [
+            "/frontend-4b3e1a2c9d8f7e6a_bg.wasm",
+            "/frontend-4b3e1a2c9d8f7e6a.js",
+            "/style-0123456789abcdef.css",
+        ] {
+            assert_eq!(cache_policy(path), "public, max-age=31536000, immutable");
+        }
+    }
+
+    #[test]
+    fn the_page_and_unhashed_files_are_revalidated() {
+        for path in ["/", "/index.html", "/lab", "/favicon.ico", "/my-file.txt"] {
+            assert_eq!(cache_policy(path), "no-cache", "{path}");
+        }
+    }
+
+    #[test]
+    fn client_routes_are_not_assets_but_files_are() {
+        assert!(!looks_like_asset("/lab"));
+        assert!(!looks_like_asset("/"));
+        assert!(looks_like_asset("/missing.js"));
+    }
+}

@@ -1,0 +1,112 @@
+//! Assembling and running the server: [`app`] builds the router, [`Application`] binds and serves it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::routes::{self, health, static_files};
+use crate::store::TaskStore;
+use crate::store::sqlite::SqliteStore;
+use crate::{AppState, ws};
+
+/// How long shutdown waits for WebSocket connections to get their close frames out.
+const WEBSOCKET_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The whole HTTP surface: `/api`, `/ws`, `/healthz`, and the front end in `static_dir` at `/`.
+pub fn app(state: AppState, static_dir: &std::path::Path) -> Router {
+    Router::new()
+        .nest(shared::API_PREFIX, routes::api_router())
+        .merge(ws::router())
+        .merge(health::router())
+        .with_state(state)
+        .fallback_service(static_files::router(static_dir))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// A server bound to its address, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens the store, starts the clock and binds the listener (so [`Application::local_addr`] is
+    /// known before serving, even for port 0).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store = SqliteStore::open(&config.database)
+            .await
+            .with_context(|| format!("cannot open the database {}", config.database.display()))?;
+        if !config.static_dir.join("index.html").is_file() {
+            tracing::warn!(
+                static_dir = %config.static_dir.display(),
+                "no index.html in the static folder: the front end is not built (run `cargo xtask run`)"
+            );
+        }
+        let shutdown = CancellationToken::new();
+        let state = AppState {
+            store: Arc::new(store) as Arc<dyn TaskStore>,
+            ticks: ws::clock::spawn(shutdown.clone()),
+            shutdown,
+            connections: TaskTracker::new(),
+        };
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.addr))?;
+        let router = app(state.clone(), &config.static_dir);
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound TCP listener has an address")
+    }
+
+    /// Serves until `stop` completes, then shuts down gracefully: in-flight requests finish and
+    /// every WebSocket client receives close code 1001.
+    pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let addr = self.local_addr();
+        tracing::info!("tasktick listening on http://{addr}");
+        let shutdown = self.state.shutdown.clone();
+        let connections = self.state.connections.clone();
+        let signal = {
+            let shutdown = shutdown.clone();
+            async move {
+                stop.await;
+                shutdown.cancel();
+            }
+        };
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(signal)
+            .await
+            .context("server failed")?;
+        // Upgraded WebSocket connections are no longer hyper's: wait for our own tasks instead.
+        connections.close();
+        if tokio::time::timeout(WEBSOCKET_DRAIN_TIMEOUT, connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                remaining = connections.len(),
+                "some WebSocket connections did not close in time"
+            );
+        }
+        tracing::info!("tasktick stopped");
+        Ok(())
+    }
+}

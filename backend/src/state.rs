@@ -1,0 +1,22 @@
+//! The state every handler shares, cloned cheaply into each request.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::store::TaskStore;
+use crate::ws::clock::TickFeed;
+
+/// Shared application state: handles only, so cloning is a few reference-count bumps.
+#[derive(Clone)]
+pub struct AppState {
+    /// Where tasks live (SQLite today; the trait leaves room for PostgreSQL).
+    pub store: Arc<dyn TaskStore>,
+    /// The latest clock tick, already serialised once for all connections.
+    pub ticks: TickFeed,
+    /// Cancelled when the server starts shutting down; WebSocket loops then say goodbye.
+    pub shutdown: CancellationToken,
+    /// Tracks WebSocket connection tasks so shutdown can wait for their close frames to go out.
+    pub connections: TaskTracker,
+}

@@ -1,0 +1,93 @@
+//! The server clock: one task produces a tick on every wall-clock second, serialised once and shared
+//! by every connection through a `watch` channel (a slow reader only ever sees the newest tick).
+
+use std::time::Duration;
+
+use axum::extract::ws::Utf8Bytes;
+use chrono::{DateTime, Local, SubsecRound, Utc};
+use shared::ServerMsg;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// The newest tick as ready-to-send JSON text; `None` until the first second boundary.
+pub type TickFeed = watch::Receiver<Option<Utf8Bytes>>;
+
+/// Starts the clock; it stops when `shutdown` is cancelled.
+pub fn spawn(shutdown: CancellationToken) -> TickFeed {
+    let (sender, feed) = watch::channel(None);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(until_next_second(Utc::now())) => {}
+            }
+            // Timers fire a little late, never early: rounding gives the second just reached.
+            let now = Utc::now().round_subsecs(0);
+            sender.send_replace(Some(encode(&tick_at(now))));
+        }
+    });
+    feed
+}
+
+/// Time left until the next whole wall-clock second.
+fn until_next_second(now: DateTime<Utc>) -> Duration {
+    let into_second = Duration::from_nanos(u64::from(now.timestamp_subsec_nanos() % 1_000_000_000));
+    Duration::from_secs(1) - into_second
+}
+
+/// The tick for instant `at`, with the text in the server's local time zone, as in the article.
+pub fn tick_at(at: DateTime<Utc>) -> ServerMsg {
+    let local = at.with_timezone(&Local);
+    ServerMsg::Tick {
+        server_time_ms: at.timestamp_millis(),
+        text: format!("The time is: {}", local.format("%H:%M:%S")),
+    }
+}
+
+/// Serialises a server message once, for sending to any number of connections.
+pub fn encode(message: &ServerMsg) -> Utf8Bytes {
+    serde_json::to_string(message)
+        .expect("server messages contain no maps with non-string keys")
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_ends_on_the_next_whole_second() {
+        let now = DateTime::from_timestamp_millis(1_700_000_000_250).unwrap();
+        assert_eq!(until_next_second(now), Duration::from_millis(750));
+        let on_the_second = DateTime::from_timestamp_millis(1_700_000_001_000).unwrap();
+        assert_eq!(until_next_second(on_the_second), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_tick_carries_epoch_millis_and_the_local_time_text() {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let ServerMsg::Tick { server_time_ms, text } = tick_at(at) else {
+            panic!("not a tick");
+        };
+        assert_eq!(server_time_ms, 1_700_000_000_000);
+        let expected = at.with_timezone(&Local).format("%H:%M:%S").to_string();
+        assert_eq!(text, format!("The time is: {expected}"));
+    }
+
+    #[tokio::test]
+    async fn the_clock_publishes_ticks_on_whole_seconds() {
+        let shutdown = CancellationToken::new();
+        let mut feed = spawn(shutdown.clone());
+        tokio::time::timeout(Duration::from_secs(3), feed.changed())
+            .await
+            .expect("a tick within three seconds")
+            .unwrap();
+        let text = feed.borrow().clone().unwrap();
+        let tick: ServerMsg = serde_json::from_str(&text).unwrap();
+        let ServerMsg::Tick { server_time_ms, .. } = tick else {
+            panic!("not a tick: {text}");
+        };
+        assert_eq!(server_time_ms % 1000, 0);
+        shutdown.cancel();
+    }
+}

@@ -1,0 +1,26 @@
+//! Wire types and rules shared by the tasktick server and its browser client.
+//!
+//! Everything that crosses the network is defined here once: the REST request and response bodies
+//! ([`task`]), the one error body ([`problem`]) and the WebSocket messages ([`ws`]). The validation
+//! rules live here too, so the browser refuses exactly what the server would refuse, before sending.
+//! This crate depends on serde (and chrono for timestamps) only: no HTTP, web or async framework.
+
+pub mod problem;
+pub mod task;
+pub mod ws;
+
+pub use problem::{FieldError, Problem};
+pub use task::{CreateTask, NewTask, Task, TaskId, TaskTitle, TitleError};
+pub use ws::{ClientMsg, ServerMsg};
+
+/// Path prefix of the REST API.
+pub const API_PREFIX: &str = "/api";
+/// Path of the task collection.
+pub const TASKS_PATH: &str = "/api/tasks";
+/// Path of the WebSocket endpoint.
+pub const WS_PATH: &str = "/ws";
+/// Path of the liveness probe.
+pub const HEALTH_PATH: &str = "/healthz";
+
+/// Largest request body the REST API reads, in bytes; a larger one is refused with 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -1,0 +1,29 @@
+//! The one error body of the REST API: RFC 9457 problem details.
+
+use serde::{Deserialize, Serialize};
+
+/// Media type of a [`Problem`] body.
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// An RFC 9457 problem details object.
+///
+/// `type` is a URI reference naming the kind of problem (relative, resolved against the API), `title`
+/// a short fixed summary of that kind, `detail` what went wrong this time and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Field-level validation failures, present for `validation` problems.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// One field that failed validation, addressed by its JSON name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}

@@ -1,0 +1,251 @@
+//! Tasks: the stored resource, the create request, and the title rule both ends enforce.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Identifier the store assigns to a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TaskId(pub i64);
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A task as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: TaskId,
+    pub title: String,
+    pub done: bool,
+    /// When the server stored the task (RFC 3339, UTC).
+    pub created_at: DateTime<Utc>,
+    /// Starts at 1 and grows by one with every change; the basis for ETags and `If-Match`.
+    pub version: i64,
+}
+
+/// A task title that satisfies the rule: trimmed, not empty, at most
+/// [`TaskTitle::MAX_CHARS`] characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TaskTitle(String);
+
+/// Why a title was refused. The `Display` text is written for the person who typed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TitleError {
+    Empty,
+    TooLong { chars: usize },
+    ControlCharacter,
+}
+
+impl fmt::Display for TitleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => write!(f, "Enter a title: it cannot be empty or only spaces."),
+            Self::TooLong { chars } => write!(
+                f,
+                "Shorten the title to at most {} characters (it has {chars}).",
+                TaskTitle::MAX_CHARS
+            ),
+            Self::ControlCharacter => write!(
+                f,
+                "Remove the control characters (such as tabs or line breaks) from the title."
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TitleError {}
+
+impl TaskTitle {
+    /// Longest title accepted, counted in Unicode scalar values after trimming.
+    pub const MAX_CHARS: usize = 200;
+
+    /// Trims `raw` and checks it against the title rule.
+    pub fn parse(raw: &str) -> Result<Self, TitleError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(TitleError::Empty);
+        }
+        let chars = trimmed.chars().count();
+        if chars > Self::MAX_CHARS {
+            return Err(TitleError::TooLong { chars });
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(TitleError::ControlCharacter);
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl AsRef<str> for TaskTitle {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The body of `POST /api/tasks` as it arrives, before the title rule runs.
+///
+/// Two shapes are accepted: `{"title": "..."}` and a bare JSON string `"..."` (what the original
+/// article's client sends). Unknown fields are refused so that a typo such as `"titel"` is reported
+/// rather than silently producing a missing-title error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CreateTask {
+    pub title: String,
+}
+
+impl<'de> Deserialize<'de> for CreateTask {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(CreateTaskVisitor)
+    }
+}
+
+struct CreateTaskVisitor;
+
+impl<'de> Visitor<'de> for CreateTaskVisitor {
+    type Value = CreateTask;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(r#"an object like {"title": "Buy milk"} or a string like "Buy milk""#)
+    }
+
+    fn visit_str<E: de::Error>(self, title: &str) -> Result<CreateTask, E> {
+        Ok(CreateTask {
+            title: title.to_owned(),
+        })
+    }
+
+    fn visit_string<E: de::Error>(self, title: String) -> Result<CreateTask, E> {
+        Ok(CreateTask { title })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CreateTask, A::Error> {
+        let mut title: Option<String> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "title" if title.is_some() => return Err(de::Error::duplicate_field("title")),
+                "title" => title = Some(map.next_value()?),
+                other => return Err(de::Error::unknown_field(other, &["title"])),
+            }
+        }
+        let title = title.ok_or_else(|| de::Error::missing_field("title"))?;
+        Ok(CreateTask { title })
+    }
+}
+
+/// A create request that passed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTask {
+    pub title: TaskTitle,
+}
+
+impl TryFrom<CreateTask> for NewTask {
+    type Error = TitleError;
+
+    fn try_from(raw: CreateTask) -> Result<Self, Self::Error> {
+        Ok(Self {
+            title: TaskTitle::parse(&raw.title)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_title_is_trimmed() {
+        let title = TaskTitle::parse("  buy milk \n").unwrap();
+        assert_eq!(title.as_str(), "buy milk");
+    }
+
+    #[test]
+    fn an_empty_or_blank_title_is_rejected() {
+        for raw in ["", " ", "\t\n  "] {
+            assert_eq!(TaskTitle::parse(raw), Err(TitleError::Empty), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn a_title_of_exactly_the_limit_is_accepted_and_one_more_is_rejected() {
+        let at_limit = "é".repeat(TaskTitle::MAX_CHARS);
+        assert!(TaskTitle::parse(&at_limit).is_ok());
+        let over = "é".repeat(TaskTitle::MAX_CHARS + 1);
+        assert_eq!(
+            TaskTitle::parse(&over),
+            Err(TitleError::TooLong {
+                chars: TaskTitle::MAX_CHARS + 1
+            })
+        );
+    }
+
+    #[test]
+    fn the_limit_is_counted_after_trimming() {
+        let padded = format!("   {}   ", "a".repeat(TaskTitle::MAX_CHARS));
+        assert!(TaskTitle::parse(&padded).is_ok());
+    }
+
+    #[test]
+    fn a_title_with_control_characters_inside_is_rejected() {
+        for raw in ["a\tb", "line\nbreak", "bell\u{7}", "del\u{7f}"] {
+            assert_eq!(
+                TaskTitle::parse(raw),
+                Err(TitleError::ControlCharacter),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_create_body_accepts_an_object_and_a_bare_string() {
+        let object: CreateTask = serde_json::from_str(r#"{"title":"a"}"#).unwrap();
+        let bare: CreateTask = serde_json::from_str(r#""a""#).unwrap();
+        assert_eq!(object, bare);
+    }
+
+    #[test]
+    fn the_create_body_rejects_other_shapes_with_a_useful_message() {
+        let cases = [
+            (r#"{"title": 5}"#, "invalid type"),
+            (r#"{}"#, "missing field `title`"),
+            (r#"{"titel": "a"}"#, "unknown field `titel`"),
+            (r#"{"title": "a", "title": "b"}"#, "duplicate field `title`"),
+            ("42", "expected an object like"),
+            ("[\"a\"]", "expected an object like"),
+            ("null", "expected an object like"),
+        ];
+        for (body, expected) in cases {
+            let err = serde_json::from_str::<CreateTask>(body).unwrap_err();
+            assert!(
+                err.to_string().contains(expected),
+                "{body}: got {err}, wanted {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_task_round_trips_through_json_with_an_rfc3339_timestamp() {
+        let task = Task {
+            id: TaskId(7),
+            title: "t".into(),
+            done: false,
+            created_at: DateTime::from_timestamp_millis(1_700_000_000_123).unwrap(),
+            version: 1,
+        };
+        let json = serde_json::to_value(&task).unwrap();
+        assert_eq!(json["created_at"], "2023-11-14T22:13:20.123Z");
+        assert_eq!(serde_json::from_value::<Task>(json).unwrap(), task);
+    }
+}
