@@ -9,7 +9,12 @@ use crate::{shutdown, telemetry};
 
 /// tasktick: a shared task board over REST, with a live clock and task events over WebSocket.
 #[derive(Debug, Parser)]
-#[command(name = "tasktick", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "tasktick",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

@@ -26,7 +26,10 @@ pub enum AppError {
     #[error("{0}")]
     NotFound(String),
     /// 413: the body is larger than the API reads.
-    #[error("The request body is larger than {} bytes. Send a smaller body.", shared::MAX_BODY_BYTES)]
+    #[error(
+        "The request body is larger than {} bytes. Send a smaller body.",
+        shared::MAX_BODY_BYTES
+    )]
     PayloadTooLarge,
     /// 415: the body is not declared as JSON.
     #[error("Send the body as JSON with the header `Content-Type: application/json` ({0}).")]

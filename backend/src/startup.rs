@@ -55,7 +55,7 @@ impl Application {
         let shutdown = CancellationToken::new();
         let state = AppState {
             store: Arc::new(store) as Arc<dyn TaskStore>,
-            ticks: ws::clock::spawn(shutdown.clone()),
+            ticks: ws::clock::spawn(),
             shutdown,
             connections: TaskTracker::new(),
         };
@@ -79,7 +79,10 @@ impl Application {
 
     /// Serves until `stop` completes, then shuts down gracefully: in-flight requests finish and
     /// every WebSocket client receives close code 1001.
-    pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let addr = self.local_addr();
         tracing::info!("tasktick listening on http://{addr}");
         let shutdown = self.state.shutdown.clone();

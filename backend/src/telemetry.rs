@@ -1,5 +1,7 @@
 //! Logging through `tracing`, filtered by `RUST_LOG`.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. `default_filter` applies when `RUST_LOG` is unset or invalid: the
@@ -11,5 +13,7 @@ pub fn init(default_filter: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for people: piped logs (files, tests, journald) stay plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }

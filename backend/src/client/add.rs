@@ -17,7 +17,11 @@ pub struct AddArgs {
 
 /// Posts the task; prints it, or the server's problem detail (and fails).
 pub async fn run(args: AddArgs) -> anyhow::Result<()> {
-    let url = format!("{}{}", args.server.trim_end_matches('/'), shared::TASKS_PATH);
+    let url = format!(
+        "{}{}",
+        args.server.trim_end_matches('/'),
+        shared::TASKS_PATH
+    );
     let response = reqwest::Client::new()
         .post(&url)
         .json(&CreateTask { title: args.title })
@@ -26,7 +30,10 @@ pub async fn run(args: AddArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot reach the server at {}", args.server))?;
     let status = response.status();
     if status == StatusCode::CREATED {
-        let task: Task = response.json().await.context("the server sent an unreadable task")?;
+        let task: Task = response
+            .json()
+            .await
+            .context("the server sent an unreadable task")?;
         println!("Created task #{}: {}", task.id, task.title);
         return Ok(());
     }

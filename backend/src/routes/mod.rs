@@ -6,7 +6,7 @@ pub mod tasks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::Uri;
+use axum::extract::OriginalUri;
 
 use crate::{AppError, AppState};
 
@@ -19,6 +19,7 @@ pub fn api_router() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(shared::MAX_BODY_BYTES))
 }
 
-async fn api_not_found(uri: Uri) -> AppError {
+/// `OriginalUri`, because inside the nested router the `/api` prefix is already stripped.
+async fn api_not_found(OriginalUri(uri): OriginalUri) -> AppError {
     AppError::NotFound(format!("There is no API endpoint at {}.", uri.path()))
 }

@@ -32,7 +32,11 @@ async fn tasks_create(
     let task = state.store.create(new).await?;
     tracing::info!(id = %task.id, "task created");
     let location = format!("{TASKS_PATH}/{}", task.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(task)))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(task),
+    ))
 }
 
 /// `GET /api/tasks/{id}`: one task.
@@ -43,6 +47,8 @@ async fn tasks_get(
     let id = TaskId(id);
     match state.store.get(id).await? {
         Some(task) => Ok(Json(task)),
-        None => Err(AppError::NotFound(format!("There is no task with id {id}."))),
+        None => Err(AppError::NotFound(format!(
+            "There is no task with id {id}."
+        ))),
     }
 }

@@ -7,18 +7,18 @@ use axum::extract::ws::Utf8Bytes;
 use chrono::{DateTime, Local, SubsecRound, Utc};
 use shared::ServerMsg;
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 
 /// The newest tick as ready-to-send JSON text; `None` until the first second boundary.
 pub type TickFeed = watch::Receiver<Option<Utf8Bytes>>;
 
-/// Starts the clock; it stops when `shutdown` is cancelled.
-pub fn spawn(shutdown: CancellationToken) -> TickFeed {
+/// Starts the clock; it stops once every [`TickFeed`] is dropped. (Not on shutdown: connections
+/// still running must not mistake a stopped clock for a reason to close.)
+pub fn spawn() -> TickFeed {
     let (sender, feed) = watch::channel(None);
     tokio::spawn(async move {
         loop {
             tokio::select! {
-                () = shutdown.cancelled() => break,
+                () = sender.closed() => break,
                 () = tokio::time::sleep(until_next_second(Utc::now())) => {}
             }
             // Timers fire a little late, never early: rounding gives the second just reached.
@@ -66,7 +66,11 @@ mod tests {
     #[test]
     fn a_tick_carries_epoch_millis_and_the_local_time_text() {
         let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-        let ServerMsg::Tick { server_time_ms, text } = tick_at(at) else {
+        let ServerMsg::Tick {
+            server_time_ms,
+            text,
+        } = tick_at(at)
+        else {
             panic!("not a tick");
         };
         assert_eq!(server_time_ms, 1_700_000_000_000);
@@ -76,8 +80,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_clock_publishes_ticks_on_whole_seconds() {
-        let shutdown = CancellationToken::new();
-        let mut feed = spawn(shutdown.clone());
+        let mut feed = spawn();
         tokio::time::timeout(Duration::from_secs(3), feed.changed())
             .await
             .expect("a tick within three seconds")
@@ -88,6 +91,5 @@ mod tests {
             panic!("not a tick: {text}");
         };
         assert_eq!(server_time_ms % 1000, 0);
-        shutdown.cancel();
     }
 }

@@ -26,8 +26,12 @@ enum Ending {
 }
 
 /// Runs one connection until the peer leaves, sends something unacceptable, or the server shuts down.
-pub async fn serve<S, R, E>(mut sink: S, mut stream: R, mut ticks: TickFeed, shutdown: CancellationToken)
-where
+pub async fn serve<S, R, E>(
+    mut sink: S,
+    mut stream: R,
+    mut ticks: TickFeed,
+    shutdown: CancellationToken,
+) where
     S: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, E>> + Unpin,
     E: Display,
@@ -44,6 +48,8 @@ where
 
     let ending = loop {
         tokio::select! {
+            // Shutdown first: a busy connection must still say goodbye promptly.
+            biased;
             () = shutdown.cancelled() => {
                 break Ending::Close(close_code::AWAY, "server is shutting down".into());
             }
@@ -213,7 +219,9 @@ mod tests {
         let mut conn = start();
         conn.next_server_msg().await;
         conn.to_server
-            .unbounded_send(Ok(Message::Text(r#"{"type":"ping","client_time_ms":42}"#.into())))
+            .unbounded_send(Ok(Message::Text(
+                r#"{"type":"ping","client_time_ms":42}"#.into(),
+            )))
             .unwrap();
         let ServerMsg::Pong { client_time_ms, .. } = conn.next_server_msg().await else {
             panic!("expected pong");
@@ -230,7 +238,11 @@ mod tests {
             .unwrap();
         let frame = conn.next_close().await;
         assert_eq!(frame.code, close_code::UNSUPPORTED);
-        assert!(frame.reason.contains("unsupported message"), "{}", frame.reason);
+        assert!(
+            frame.reason.contains("unsupported message"),
+            "{}",
+            frame.reason
+        );
         assert!(frame.reason.len() <= MAX_CLOSE_REASON_BYTES);
         conn.finished().await;
     }

@@ -4,11 +4,11 @@
 pub mod clock;
 pub mod connection;
 
+use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
 use futures_util::StreamExt;
 
 use crate::{AppError, AppState};

@@ -1,0 +1,122 @@
+//! The console clients `tasktick add` and `tasktick watch` against a real server.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use crate::helpers::spawn_app;
+
+fn tasktick() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tasktick"));
+    command.env_remove("RUST_LOG");
+    command
+}
+
+#[tokio::test]
+async fn add_prints_the_created_task_and_the_server_lists_it() {
+    let app = spawn_app().await;
+
+    let output = tokio::task::spawn_blocking({
+        let server = app.url("");
+        move || {
+            tasktick()
+                .args(["add", "from the console", "--server", &server])
+                .output()
+        }
+    })
+    .await
+    .unwrap()
+    .unwrap();
+
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let tasks = app.list_tasks().await;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(
+        stdout.trim(),
+        format!("Created task #{}: from the console", tasks[0].id)
+    );
+}
+
+#[tokio::test]
+async fn add_prints_the_problem_detail_and_fails_when_refused() {
+    let app = spawn_app().await;
+
+    let output = tokio::task::spawn_blocking({
+        let server = app.url("");
+        move || {
+            tasktick()
+                .args(["add", "   ", "--server", &server])
+                .output()
+        }
+    })
+    .await
+    .unwrap()
+    .unwrap();
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("cannot be empty"), "{stderr}");
+    assert!(app.list_tasks().await.is_empty());
+}
+
+#[tokio::test]
+async fn watch_prints_each_tick_as_the_article_does() {
+    let app = spawn_app().await;
+    let mut child = tasktick()
+        .args(["watch", &app.ws_url()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+
+    let lines = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .take(2)
+            .collect::<Result<Vec<_>, _>>()
+    });
+    let lines = tokio::time::timeout(crate::helpers::PATIENCE, lines)
+        .await
+        .expect("two ticks in time")
+        .unwrap()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    for line in &lines {
+        assert!(line.starts_with("Received: The time is: "), "{line}");
+        assert_eq!(
+            line.len(),
+            "Received: The time is: 12:34:56".len(),
+            "{line}"
+        );
+    }
+    assert_ne!(lines[0], lines[1]);
+}
+
+#[tokio::test]
+async fn watch_fails_with_a_clear_message_when_it_cannot_connect() {
+    // Bind and drop a listener to find a port where nothing listens.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+
+    let output = tokio::task::spawn_blocking(move || {
+        tasktick()
+            .args(["watch", &format!("ws://127.0.0.1:{port}/ws")])
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!("cannot connect to ws://127.0.0.1:{port}/ws")),
+        "{stderr}"
+    );
+}

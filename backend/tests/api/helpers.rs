@@ -1,0 +1,239 @@
+//! `spawn_app()` and friends: start a real server and talk to it.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use backend::config::Config;
+use backend::startup::Application;
+use futures_util::StreamExt;
+use serde_json::Value;
+use shared::{Problem, ServerMsg, Task};
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// A WebSocket client connection as the tests use it.
+pub type WsClient = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long a test waits for something the server should do promptly.
+pub const PATIENCE: Duration = Duration::from_secs(5);
+
+/// A server running inside the test process.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub dir: TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Starts a server on port 0 with a fresh database and a small fake front end.
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        database: dir.path().join("db/tasks.db"),
+        static_dir: write_fake_front_end(dir.path()),
+    };
+    let app = Application::build(config).await.expect("server builds");
+    let addr = app.local_addr();
+    let (stop, stopped) = oneshot::channel();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        dir,
+        stop: Some(stop),
+        server,
+    }
+}
+
+/// A front end folder shaped like trunk's output.
+pub fn write_fake_front_end(root: &Path) -> PathBuf {
+    let dist = root.join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(
+        dist.join("index.html"),
+        "<!doctype html><title>tasktick</title>",
+    )
+    .unwrap();
+    std::fs::write(
+        dist.join("frontend-0123456789abcdef_bg.wasm"),
+        b"\0asm\x01\0\0\0",
+    )
+    .unwrap();
+    std::fs::write(dist.join("frontend-0123456789abcdef.js"), "export {}").unwrap();
+    dist
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// `POST /api/tasks` with a raw body and content type.
+    pub async fn post_tasks_raw(
+        &self,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/tasks"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /api/tasks` with a JSON body.
+    pub async fn post_tasks(&self, body: &Value) -> reqwest::Response {
+        self.post_tasks_raw("application/json", body.to_string())
+            .await
+    }
+
+    /// Creates a task that must succeed.
+    pub async fn create_task(&self, title: &str) -> Task {
+        let response = self
+            .post_tasks(&serde_json::json!({ "title": title }))
+            .await;
+        assert_eq!(response.status(), 201);
+        response.json().await.unwrap()
+    }
+
+    /// `GET /api/tasks`.
+    pub async fn list_tasks(&self) -> Vec<Task> {
+        let response = self
+            .client
+            .get(self.url("/api/tasks"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// Opens a WebSocket to `/ws`.
+    pub async fn connect_ws(&self) -> WsClient {
+        let (socket, _) = tokio_tungstenite::connect_async(self.ws_url())
+            .await
+            .unwrap();
+        socket
+    }
+
+    /// Stops the server as SIGTERM would and waits for it to finish.
+    pub async fn shut_down(mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        tokio::time::timeout(PATIENCE, self.server)
+            .await
+            .expect("server stops in time")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// Asserts a problem+json response with `status`, and returns the problem.
+pub async fn assert_problem(response: reqwest::Response, status: u16) -> Problem {
+    assert_eq!(response.status(), status);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let problem: Problem = response.json().await.unwrap();
+    assert_eq!(problem.status, status);
+    assert!(!problem.title.is_empty());
+    assert!(!problem.detail.is_empty());
+    problem
+}
+
+/// The next message from the server, within [`PATIENCE`].
+pub async fn next_message(socket: &mut WsClient) -> Message {
+    tokio::time::timeout(PATIENCE, socket.next())
+        .await
+        .expect("a message in time")
+        .expect("the socket is open")
+        .expect("the message is readable")
+}
+
+/// The next text message, parsed.
+pub async fn next_server_msg(socket: &mut WsClient) -> ServerMsg {
+    match next_message(socket).await {
+        Message::Text(text) => serde_json::from_str(&text).unwrap(),
+        other => panic!("expected a text message, got {other:?}"),
+    }
+}
+
+/// Skips messages until a close frame arrives, and returns its code and reason.
+pub async fn next_close(socket: &mut WsClient) -> (u16, String) {
+    loop {
+        if let Message::Close(frame) = next_message(socket).await {
+            let frame = frame.expect("the close frame has a code");
+            return (frame.code.into(), frame.reason.to_string());
+        }
+    }
+}
+
+/// The `tasktick` binary running as a child process.
+pub struct ServerProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+    /// Log lines after the one that announced the address.
+    pub log: mpsc::Receiver<String>,
+}
+
+impl ServerProcess {
+    /// Starts `tasktick serve` on port 0 with `database`, and waits for the log line with its address.
+    pub fn start(database: &Path, static_dir: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tasktick"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--database"])
+            .arg(database)
+            .arg("--static-dir")
+            .arg(static_dir)
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (lines, log) = mpsc::channel();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let addr = loop {
+            let line = log
+                .recv_timeout(Duration::from_secs(30))
+                .expect("the server logs its address");
+            if let Some((_, rest)) = line.split_once("listening on http://") {
+                break rest.trim().parse().expect("the logged address parses");
+            }
+        };
+        Self { child, addr, log }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Kills the process with SIGKILL, as a crash or power cut would, and reaps it.
+    pub fn kill_hard(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests: a real server on a random port with a fresh SQLite file, driven over HTTP and
+//! WebSocket like any client would.
+
+mod console;
+mod helpers;
+mod process;
+mod static_files;
+mod tasks;
+mod ws;

@@ -1,0 +1,76 @@
+//! The real `tasktick` binary: durability across a hard kill, and signals.
+
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::json;
+use shared::Task;
+
+use crate::helpers::{ServerProcess, next_close, next_server_msg, write_fake_front_end};
+
+#[tokio::test]
+async fn a_task_answered_with_201_survives_kill_9_and_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("fresh/folder/tasks.db");
+    let dist = write_fake_front_end(dir.path());
+    let client = reqwest::Client::new();
+    let server = ServerProcess::start(&database, &dist);
+    let response = client
+        .post(server.url("/api/tasks"))
+        .json(&json!({ "title": "durable" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let created: Task = response.json().await.unwrap();
+
+    server.kill_hard();
+    let restarted = ServerProcess::start(&database, &dist);
+
+    let tasks: Vec<Task> = client
+        .get(restarted.url("/api/tasks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tasks, vec![created]);
+    restarted.kill_hard();
+}
+
+#[tokio::test]
+async fn sigterm_and_sigint_close_websockets_with_1001_and_exit_zero() {
+    for signal in [Signal::SIGTERM, Signal::SIGINT] {
+        let dir = tempfile::tempdir().unwrap();
+        let dist = write_fake_front_end(dir.path());
+        let mut server = ServerProcess::start(&dir.path().join("tasks.db"), &dist);
+        let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", server.addr))
+            .await
+            .unwrap();
+        next_server_msg(&mut socket).await;
+
+        kill(Pid::from_raw(server.child.id() as i32), signal).unwrap();
+
+        let (code, reason) = next_close(&mut socket).await;
+        assert_eq!(code, 1001, "{signal}");
+        assert!(reason.contains("shutting down"), "{reason}");
+        let status = wait_for_exit(&mut server.child, Duration::from_secs(10));
+        assert!(status.success(), "{signal}: exited with {status}");
+    }
+}
+
+fn wait_for_exit(child: &mut std::process::Child, patience: Duration) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

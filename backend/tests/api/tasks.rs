@@ -1,0 +1,202 @@
+//! `/api/tasks`: creating and listing tasks, and every way a create can be refused.
+
+use serde_json::json;
+use shared::{Task, TaskTitle};
+
+use crate::helpers::{assert_problem, spawn_app};
+
+#[tokio::test]
+async fn creating_a_task_answers_201_with_the_task_and_its_location() {
+    let app = spawn_app().await;
+
+    let response = app.post_tasks(&json!({ "title": "Buy milk" })).await;
+
+    assert_eq!(response.status(), 201);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let task: Task = response.json().await.unwrap();
+    assert_eq!(task.title, "Buy milk");
+    assert!(!task.done);
+    assert_eq!(task.version, 1);
+    assert_eq!(location, format!("/api/tasks/{}", task.id));
+    let fetched: Task = app
+        .client
+        .get(app.url(&location))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fetched, task);
+}
+
+#[tokio::test]
+async fn a_bare_json_string_body_creates_a_task_like_the_article_client_sends() {
+    let app = spawn_app().await;
+
+    let response = app.post_tasks(&json!("walk the dog")).await;
+
+    assert_eq!(response.status(), 201);
+    let task: Task = response.json().await.unwrap();
+    assert_eq!(task.title, "walk the dog");
+    assert_eq!(app.list_tasks().await, vec![task]);
+}
+
+#[tokio::test]
+async fn titles_are_stored_trimmed() {
+    let app = spawn_app().await;
+
+    let task = app.create_task("   spaced out \t").await;
+
+    assert_eq!(task.title, "spaced out");
+}
+
+#[tokio::test]
+async fn the_list_is_oldest_first() {
+    let app = spawn_app().await;
+    let created = vec![
+        app.create_task("one").await,
+        app.create_task("two").await,
+        app.create_task("three").await,
+    ];
+
+    assert_eq!(app.list_tasks().await, created);
+}
+
+#[tokio::test]
+async fn an_invalid_title_is_refused_with_a_validation_problem_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let too_long = "x".repeat(TaskTitle::MAX_CHARS + 1);
+    let cases = [
+        ("", "cannot be empty"),
+        ("    ", "cannot be empty"),
+        (too_long.as_str(), "at most 200 characters"),
+        ("two\nlines", "control characters"),
+    ];
+
+    for (title, expected) in cases {
+        let response = app.post_tasks(&json!({ "title": title })).await;
+
+        let problem = assert_problem(response, 400).await;
+        assert_eq!(problem.kind, "/problems/validation", "{title:?}");
+        assert_eq!(problem.errors.len(), 1, "{title:?}");
+        assert_eq!(problem.errors[0].field, "title");
+        assert!(
+            problem.detail.contains(expected),
+            "{title:?}: {}",
+            problem.detail
+        );
+    }
+    assert!(app.list_tasks().await.is_empty());
+}
+
+#[tokio::test]
+async fn malformed_or_wrongly_shaped_json_is_a_400_problem_not_a_422() {
+    let app = spawn_app().await;
+    let cases = [
+        ("{", "EOF while parsing"),
+        (r#"{"title": 5}"#, "invalid type: integer `5`"),
+        ("{}", "missing field `title`"),
+        (r#"{"titel": "typo"}"#, "unknown field `titel`"),
+        ("42", "expected an object like"),
+        ("[]", "expected an object like"),
+        ("null", "expected an object like"),
+        ("", "EOF while parsing"),
+    ];
+
+    for (body, expected) in cases {
+        let response = app.post_tasks_raw("application/json", body).await;
+
+        let problem = assert_problem(response, 400).await;
+        assert_eq!(problem.kind, "/problems/malformed-body", "{body}");
+        assert!(
+            problem.detail.contains(expected),
+            "{body}: {}",
+            problem.detail
+        );
+    }
+    assert!(app.list_tasks().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_declared_json_is_a_415_problem() {
+    let app = spawn_app().await;
+
+    for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
+        let response = app.post_tasks_raw(content_type, r#"{"title":"x"}"#).await;
+
+        let problem = assert_problem(response, 415).await;
+        assert!(problem.detail.contains("Content-Type: application/json"));
+    }
+    let no_content_type = app
+        .client
+        .post(app.url("/api/tasks"))
+        .body(r#"{"title":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(no_content_type, 415).await;
+    assert!(app.list_tasks().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_body_over_64_kib_is_a_413_problem() {
+    let app = spawn_app().await;
+    let huge = json!({ "title": "x".repeat(shared::MAX_BODY_BYTES) }).to_string();
+
+    let response = app.post_tasks_raw("application/json", huge).await;
+
+    let problem = assert_problem(response, 413).await;
+    assert!(problem.detail.contains("65536 bytes"));
+    assert!(app.list_tasks().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_unknown_task_id_is_a_404_problem_and_a_malformed_one_a_400() {
+    let app = spawn_app().await;
+
+    let missing = app
+        .client
+        .get(app.url("/api/tasks/999"))
+        .send()
+        .await
+        .unwrap();
+    assert!(assert_problem(missing, 404).await.detail.contains("999"));
+
+    let malformed = app
+        .client
+        .get(app.url("/api/tasks/abc"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(malformed, 400).await;
+}
+
+#[tokio::test]
+async fn an_unknown_api_path_is_a_404_problem_not_the_front_end() {
+    let app = spawn_app().await;
+
+    let response = app
+        .client
+        .get(app.url("/api/nothing-here"))
+        .send()
+        .await
+        .unwrap();
+
+    assert!(
+        assert_problem(response, 404)
+            .await
+            .detail
+            .contains("/api/nothing-here")
+    );
+}
+
+#[tokio::test]
+async fn other_clients_are_still_served_after_bad_input() {
+    let app = spawn_app().await;
+    app.post_tasks_raw("application/json", "{").await;
+
+    let task = app.create_task("still working").await;
+
+    assert_eq!(app.list_tasks().await, vec![task]);
+}
