@@ -1,0 +1,69 @@
+//! The typed REST client: one function per endpoint, refusals decoded into [`ApiError`].
+
+use std::fmt;
+
+use gloo_net::http::{Request, Response};
+use serde::de::DeserializeOwned;
+use shared::{CreateTask, Problem, TASKS_PATH, Task, TaskTitle};
+
+/// Why a request did not produce what was asked for. `Display` is written for the person using the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// The server refused, and said why.
+    Problem(Problem),
+    /// No answer: the server is down or the network is gone.
+    Network(String),
+    /// An answer this client cannot read.
+    Unexpected { status: u16 },
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Problem(problem) => f.write_str(&problem.detail),
+            Self::Network(_) => {
+                f.write_str("Cannot reach the server. Check your connection and try again.")
+            }
+            Self::Unexpected { status } => write!(
+                f,
+                "The server gave an unexpected answer (status {status}). Try again later."
+            ),
+        }
+    }
+}
+
+impl From<gloo_net::Error> for ApiError {
+    fn from(error: gloo_net::Error) -> Self {
+        Self::Network(error.to_string())
+    }
+}
+
+/// `GET /api/tasks`: every task, oldest first.
+pub async fn list_tasks() -> Result<Vec<Task>, ApiError> {
+    let response = Request::get(TASKS_PATH).send().await?;
+    decode(response, 200).await
+}
+
+/// `POST /api/tasks`: creates a task from a title that already passed the shared rule.
+pub async fn create_task(title: &TaskTitle) -> Result<Task, ApiError> {
+    let body = CreateTask {
+        title: title.as_str().to_owned(),
+    };
+    let response = Request::post(TASKS_PATH).json(&body)?.send().await?;
+    decode(response, 201).await
+}
+
+/// Reads the body as `T` when the status is `expected`, else as a problem.
+async fn decode<T: DeserializeOwned>(response: Response, expected: u16) -> Result<T, ApiError> {
+    let status = response.status();
+    if status == expected {
+        return response
+            .json()
+            .await
+            .map_err(|_| ApiError::Unexpected { status });
+    }
+    match response.json::<Problem>().await {
+        Ok(problem) => Err(ApiError::Problem(problem)),
+        Err(_) => Err(ApiError::Unexpected { status }),
+    }
+}

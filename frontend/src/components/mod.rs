@@ -1,0 +1,9 @@
+//! The page's components, one per file; each takes signals and callbacks, never the network.
+
+mod clock;
+mod task_form;
+mod task_list;
+
+pub use clock::Clock;
+pub use task_form::TaskForm;
+pub use task_list::TaskList;

@@ -1,0 +1,12 @@
+//! tasktick's browser client: a Leptos app rendered in the browser.
+//!
+//! Tasks travel over REST ([`api`]); the clock streams over a WebSocket ([`live`]). Components in
+//! [`components`] take signals and callbacks rather than reaching for the network themselves, so the
+//! browser tests can mount them with fakes.
+
+pub mod api;
+mod app;
+pub mod components;
+pub mod live;
+
+pub use app::App;

@@ -1,0 +1,211 @@
+//! Component tests in a real headless Chrome: mount a component, interact, assert on the DOM.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use frontend::api::ApiError;
+use frontend::components::{Clock, TaskForm, TaskList};
+use frontend::live::{ConnectionState, retry_delay_ms};
+use leptos::mount::mount_to;
+use leptos::prelude::*;
+use leptos::task::tick;
+use shared::{Problem, Task, TaskId, TaskTitle};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+use web_sys::{HtmlButtonElement, HtmlElement, HtmlInputElement};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// A fresh element in the page to mount one component into.
+fn wrapper() -> HtmlElement {
+    let document = document();
+    let element = document.create_element("section").unwrap();
+    document.body().unwrap().append_child(&element).unwrap();
+    element.unchecked_into()
+}
+
+fn find<T: JsCast>(root: &HtmlElement, selector: &str) -> T {
+    root.query_selector(selector)
+        .unwrap()
+        .unwrap_or_else(|| panic!("no element matches {selector}"))
+        .unchecked_into()
+}
+
+fn task(id: i64, title: &str) -> Task {
+    Task {
+        id: TaskId(id),
+        title: title.into(),
+        done: false,
+        created_at: Default::default(),
+        version: 1,
+    }
+}
+
+/// Lets spawned futures and effects run until the DOM settles.
+async fn settle() {
+    for _ in 0..5 {
+        tick().await;
+    }
+}
+
+async fn submit_title(root: &HtmlElement, title: &str) {
+    find::<HtmlInputElement>(root, "input").set_value(title);
+    find::<HtmlButtonElement>(root, "button[type=submit]").click();
+    settle().await;
+}
+
+#[wasm_bindgen_test]
+async fn the_form_refuses_an_empty_title_without_sending_a_request() {
+    let root = wrapper();
+    let calls = Rc::new(Cell::new(0));
+    let counted = calls.clone();
+    let _mounted = mount_to(root.clone(), move || {
+        let counted = counted.clone();
+        view! {
+            <TaskForm on_create=move |title: TaskTitle| {
+                counted.set(counted.get() + 1);
+                async move { Ok(task(1, title.as_str())) }
+            } />
+        }
+    });
+
+    submit_title(&root, "   ").await;
+
+    assert_eq!(calls.get(), 0, "no request for an empty title");
+    let error = find::<HtmlElement>(&root, "#new-task-error")
+        .text_content()
+        .unwrap();
+    assert!(error.contains("cannot be empty"), "{error}");
+    let input = find::<HtmlInputElement>(&root, "input");
+    assert_eq!(input.get_attribute("aria-invalid").as_deref(), Some("true"));
+}
+
+#[wasm_bindgen_test]
+async fn the_form_shows_the_servers_problem_detail_and_keeps_the_input() {
+    let root = wrapper();
+    let _mounted = mount_to(root.clone(), || {
+        view! {
+            <TaskForm on_create=|_title: TaskTitle| async {
+                Err::<Task, _>(ApiError::Problem(Problem {
+                    kind: "/problems/validation".into(),
+                    title: "Bad Request".into(),
+                    status: 400,
+                    detail: "The server says no to this title.".into(),
+                    errors: Vec::new(),
+                }))
+            } />
+        }
+    });
+
+    submit_title(&root, "refused by the server").await;
+
+    let error = find::<HtmlElement>(&root, "#new-task-error")
+        .text_content()
+        .unwrap();
+    assert_eq!(error, "The server says no to this title.");
+    assert_eq!(
+        find::<HtmlInputElement>(&root, "input").value(),
+        "refused by the server"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_form_sends_a_trimmed_title_and_clears_the_input_on_success() {
+    let root = wrapper();
+    let sent = Rc::new(Cell::new(None::<&'static str>));
+    let seen = sent.clone();
+    let _mounted = mount_to(root.clone(), move || {
+        let seen = seen.clone();
+        view! {
+            <TaskForm on_create=move |title: TaskTitle| {
+                seen.set(Some(if title.as_str() == "trim me" { "trimmed" } else { "not trimmed" }));
+                async move { Ok(task(1, title.as_str())) }
+            } />
+        }
+    });
+
+    submit_title(&root, "  trim me  ").await;
+
+    assert_eq!(sent.get(), Some("trimmed"));
+    assert_eq!(find::<HtmlInputElement>(&root, "input").value(), "");
+    assert_eq!(
+        find::<HtmlElement>(&root, "#new-task-error")
+            .text_content()
+            .unwrap(),
+        ""
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_list_renders_tasks_in_order_and_follows_its_signal() {
+    let root = wrapper();
+    let tasks = RwSignal::new(vec![task(1, "first"), task(2, "second")]);
+    let _mounted = mount_to(root.clone(), move || {
+        view! { <TaskList tasks=tasks loading=false error={None::<String>} /> }
+    });
+    settle().await;
+
+    let titles = || {
+        let items = root.query_selector_all(".task-title").unwrap();
+        (0..items.length())
+            .map(|i| items.item(i).unwrap().text_content().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(titles(), ["first", "second"]);
+
+    tasks.update(|list| list.push(task(3, "third")));
+    settle().await;
+    assert_eq!(titles(), ["first", "second", "third"]);
+}
+
+#[wasm_bindgen_test]
+async fn an_empty_list_says_so() {
+    let root = wrapper();
+    let _mounted = mount_to(root.clone(), || {
+        view! { <TaskList tasks={Vec::new()} loading=false error={None::<String>} /> }
+    });
+    settle().await;
+
+    assert!(root.text_content().unwrap().contains("No tasks yet"));
+}
+
+#[wasm_bindgen_test]
+async fn the_clock_renders_the_latest_tick_and_the_connection_state() {
+    let root = wrapper();
+    let state = RwSignal::new(ConnectionState::Connecting);
+    let time = RwSignal::new(None::<String>);
+    let _mounted = mount_to(
+        root.clone(),
+        move || view! { <Clock state=state time=time /> },
+    );
+    settle().await;
+    assert!(
+        find::<HtmlElement>(&root, ".badge")
+            .text_content()
+            .unwrap()
+            .contains("connecting")
+    );
+
+    time.set(Some("The time is: 12:34:56".into()));
+    state.set(ConnectionState::Live);
+    settle().await;
+
+    assert_eq!(
+        find::<HtmlElement>(&root, ".clock-time")
+            .text_content()
+            .unwrap(),
+        "The time is: 12:34:56"
+    );
+    let badge = find::<HtmlElement>(&root, ".badge");
+    assert!(badge.class_name().contains("badge-live"));
+    assert!(badge.text_content().unwrap().ends_with("live"));
+}
+
+#[wasm_bindgen_test]
+fn reconnect_delays_grow_exponentially_with_full_jitter_and_a_cap() {
+    assert_eq!(retry_delay_ms(0, 1.0), 500);
+    assert_eq!(retry_delay_ms(3, 1.0), 4_000);
+    assert_eq!(retry_delay_ms(20, 1.0), 30_000);
+    assert_eq!(retry_delay_ms(3, 0.5), 2_000);
+    assert_eq!(retry_delay_ms(3, 0.0), 0);
+}
