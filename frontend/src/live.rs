@@ -72,7 +72,8 @@ struct Connection {
     retry: Option<Timeout>,
 }
 
-/// Opens the live connection for the page's lifetime and returns its signals.
+/// Opens the live connection and returns its signals. The connection belongs to the calling
+/// component: it closes when that component is unmounted.
 pub fn connect() -> LiveFeed {
     let feed = LiveFeed {
         state: RwSignal::new(ConnectionState::Connecting),
@@ -87,6 +88,8 @@ pub fn connect() -> LiveFeed {
     }));
     open(&connection);
     reconnect_when_online(Rc::downgrade(&connection));
+    // Callbacks hold only weak references; this is the one strong reference, owned by the component.
+    StoredValue::new_local(connection);
     feed
 }
 
@@ -192,6 +195,14 @@ fn reconnect_when_online(weak: Weak<RefCell<Connection>>) {
     let _ = window().add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
     // The listener lives as long as the page.
     on_online.forget();
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(socket) = &self.socket {
+            let _ = socket.socket.close();
+        }
+    }
 }
 
 impl Drop for Socket {

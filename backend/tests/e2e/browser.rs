@@ -1,0 +1,227 @@
+//! The pieces an end-to-end test needs: the real server on a random port serving `dist/`, and a
+//! headless Chromium driven through its own chromedriver.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use backend::config::Config;
+use backend::startup::Application;
+use fantoccini::elements::Element;
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// How long to wait for something the page should show.
+const PATIENCE: Duration = Duration::from_secs(15);
+const POLL: Duration = Duration::from_millis(50);
+
+/// The server, serving the release build, with a fresh database.
+pub struct TestServer {
+    addr: SocketAddr,
+    http: reqwest::Client,
+    _dir: TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let dist = dist_dir();
+        assert!(
+            dist.join("index.html").is_file(),
+            "no front end build in {}: run `cargo xtask test`, which builds it",
+            dist.display()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            database: dir.path().join("tasks.db"),
+            static_dir: dist,
+        };
+        let app = Application::build(config).await.unwrap();
+        let addr = app.local_addr();
+        tokio::spawn(app.run_until(std::future::pending()));
+        Self {
+            addr,
+            http: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> T {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// `TASKTICK_E2E_DIST`, or the workspace's `dist/` where trunk writes.
+fn dist_dir() -> PathBuf {
+    std::env::var_os("TASKTICK_E2E_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist"))
+}
+
+/// A chromedriver process and one headless Chromium session on it.
+pub struct Browser {
+    client: Client,
+    driver: Child,
+}
+
+impl Browser {
+    /// Starts chromedriver on a free port, opens Chromium, and loads `url`.
+    pub async fn open(url: &str) -> Self {
+        let port = free_port();
+        let chromedriver =
+            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let driver = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {chromedriver}: {e}"));
+        let webdriver = format!("http://127.0.0.1:{port}");
+        let client = connect_when_ready(&webdriver).await;
+        client.goto(url).await.unwrap();
+        Self { client, driver }
+    }
+
+    async fn find(&self, selector: &str) -> Element {
+        self.client
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::Css(selector))
+            .await
+            .unwrap_or_else(|e| panic!("no element {selector}: {e}"))
+    }
+
+    /// Waits until the text of `selector` satisfies `ready`, and returns it.
+    pub async fn wait_for_text(&self, selector: &str, ready: impl Fn(&str) -> bool) -> String {
+        self.wait_for_text_within(selector, PATIENCE, ready).await
+    }
+
+    /// Like [`Browser::wait_for_text`], with a stated deadline.
+    pub async fn wait_for_text_within(
+        &self,
+        selector: &str,
+        patience: Duration,
+        ready: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + patience;
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            if let Ok(element) = self.client.find(Locator::Css(selector)).await
+                && let Ok(text) = element.text().await
+            {
+                if ready(&text) {
+                    return text;
+                }
+                last = text;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        panic!("{selector} did not reach the expected text within {patience:?}; last: {last:?}");
+    }
+
+    pub async fn type_into(&self, selector: &str, text: &str) {
+        self.find(selector).await.send_keys(text).await.unwrap();
+    }
+
+    pub async fn press_enter(&self, selector: &str) {
+        let enter = char::from(Key::Enter).to_string();
+        self.find(selector).await.send_keys(&enter).await.unwrap();
+    }
+
+    pub async fn click(&self, selector: &str) {
+        self.find(selector).await.click().await.unwrap();
+    }
+
+    pub async fn value_of(&self, selector: &str) -> String {
+        self.find(selector)
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    pub async fn count(&self, selector: &str) -> usize {
+        self.client
+            .find_all(Locator::Css(selector))
+            .await
+            .unwrap()
+            .len()
+    }
+
+    pub async fn reload(&self) {
+        self.client.refresh().await.unwrap();
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Browser {
+    /// A failed assertion skips `close`; never leave a chromedriver behind.
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The Chromium flags from `frontend/webdriver.json`, shared with the component tests.
+fn capabilities() -> serde_json::Map<String, Value> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../frontend/webdriver.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// chromedriver takes a moment to listen; retry the session until it does.
+async fn connect_when_ready(webdriver: &str) -> Client {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let attempt = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities())
+            .connect(webdriver)
+            .await;
+        match attempt {
+            Ok(client) => return client,
+            Err(error) if Instant::now() >= deadline => {
+                panic!("cannot start a browser session on {webdriver}: {error}")
+            }
+            Err(_) => tokio::time::sleep(POLL).await,
+        }
+    }
+}

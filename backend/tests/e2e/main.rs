@@ -1,0 +1,111 @@
+//! End-to-end tests: headless Chromium over WebDriver, against the real server serving the real
+//! release build of the front end.
+//!
+//! They need Chromium, chromedriver and a built `dist/`, so they are `#[ignore]`d in a plain
+//! `cargo test`; `cargo xtask test` builds the front end and runs them with `--ignored`.
+
+mod browser;
+
+use serde_json::json;
+use shared::Task;
+
+use browser::{Browser, TestServer};
+
+#[tokio::test]
+#[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
+async fn the_clock_shows_the_time_and_changes_within_two_seconds() {
+    let server = TestServer::start().await;
+    let browser = Browser::open(&server.url("/")).await;
+
+    let first = browser
+        .wait_for_text(".clock-time", |t| {
+            t.starts_with("The time is: ") && !t.contains("--")
+        })
+        .await;
+    let second = browser
+        .wait_for_text_within(".clock-time", std::time::Duration::from_secs(2), |t| {
+            t != first && !t.contains("--")
+        })
+        .await;
+
+    assert_ne!(first, second);
+    browser
+        .wait_for_text(".badge", |t| t.ends_with("live"))
+        .await;
+    browser.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
+async fn a_task_added_through_the_form_is_listed_stored_and_still_there_after_a_reload() {
+    let server = TestServer::start().await;
+    let browser = Browser::open(&server.url("/")).await;
+    browser
+        .wait_for_text(".list-status", |t| t.contains("No tasks yet"))
+        .await;
+
+    browser.type_into("#new-task-title", "Buy milk").await;
+    browser.press_enter("#new-task-title").await;
+
+    browser
+        .wait_for_text(".task-list", |t| t.contains("Buy milk"))
+        .await;
+    assert_eq!(browser.value_of("#new-task-title").await, "");
+    let stored: Vec<Task> = server.get_json("/api/tasks").await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].title, "Buy milk");
+
+    browser.reload().await;
+    browser
+        .wait_for_text(".task-list", |t| t.contains("Buy milk"))
+        .await;
+    browser.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
+async fn an_empty_title_shows_an_error_and_adds_nothing() {
+    let server = TestServer::start().await;
+    let browser = Browser::open(&server.url("/")).await;
+    browser
+        .wait_for_text(".list-status", |t| t.contains("No tasks yet"))
+        .await;
+
+    browser.type_into("#new-task-title", "   ").await;
+    browser.click("button[type=submit]").await;
+
+    browser
+        .wait_for_text("#new-task-error", |t| t.contains("cannot be empty"))
+        .await;
+    assert_eq!(browser.count(".task").await, 0);
+    let stored: Vec<Task> = server.get_json("/api/tasks").await;
+    assert!(stored.is_empty());
+    browser.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
+async fn a_title_the_server_would_refuse_is_explained_beside_the_input() {
+    let server = TestServer::start().await;
+    let browser = Browser::open(&server.url("/")).await;
+    browser
+        .wait_for_text(".list-status", |t| t.contains("No tasks yet"))
+        .await;
+    let too_long = "x".repeat(shared::TaskTitle::MAX_CHARS + 1);
+
+    browser.type_into("#new-task-title", &too_long).await;
+    browser.click("button[type=submit]").await;
+
+    browser
+        .wait_for_text("#new-task-error", |t| t.contains("at most 200 characters"))
+        .await;
+    assert_eq!(browser.value_of("#new-task-title").await, too_long);
+    let stored: Vec<Task> = server.get_json("/api/tasks").await;
+    assert!(stored.is_empty());
+    // The REST API gives the same answer to a client that skips the browser's check.
+    let response = server
+        .post_json("/api/tasks", &json!({ "title": too_long }))
+        .await;
+    assert_eq!(response.status(), 400);
+    browser.close().await;
+}
