@@ -89,7 +89,7 @@ pub async fn serve<S, R, E>(
         }
         let frame = CloseFrame {
             code,
-            reason: truncate(reason, MAX_CLOSE_REASON_BYTES).into(),
+            reason: truncate(reason, MAX_CLOSE_REASON_BYTES),
         };
         let _ = sink.send(Message::Close(Some(frame))).await;
     }

@@ -28,7 +28,7 @@ pub const PATIENCE: Duration = Duration::from_secs(5);
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
-    pub dir: TempDir,
+    _dir: TempDir,
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -50,7 +50,7 @@ pub async fn spawn_app() -> TestApp {
     TestApp {
         addr,
         client: reqwest::Client::new(),
-        dir,
+        _dir: dir,
         stop: Some(stop),
         server,
     }
@@ -190,8 +190,6 @@ pub async fn next_close(socket: &mut WsClient) -> (u16, String) {
 pub struct ServerProcess {
     pub child: Child,
     pub addr: SocketAddr,
-    /// Log lines after the one that announced the address.
-    pub log: mpsc::Receiver<String>,
 }
 
 impl ServerProcess {
@@ -210,10 +208,9 @@ impl ServerProcess {
         let (lines, log) = mpsc::channel();
         let stderr = BufReader::new(child.stderr.take().unwrap());
         std::thread::spawn(move || {
+            // Keep draining after the address is found: a full pipe would block the server's logging.
             for line in stderr.lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    break;
-                }
+                let _ = lines.send(line);
             }
         });
         let addr = loop {
@@ -224,7 +221,7 @@ impl ServerProcess {
                 break rest.trim().parse().expect("the logged address parses");
             }
         };
-        Self { child, addr, log }
+        Self { child, addr }
     }
 
     pub fn url(&self, path: &str) -> String {
