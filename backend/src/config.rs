@@ -1,9 +1,15 @@
 //! Server configuration: command-line flags, each also settable through a `TASKTICK_*` variable.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use clap::Args;
+
+const DEFAULT_WS_PING_INTERVAL_SECS: u64 = 20;
+const DEFAULT_WS_TIMEOUT_SECS: u64 = 60;
+const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
+const DEFAULT_EVENT_RETENTION: NonZeroU32 = NonZeroU32::new(10_000).unwrap();
 
 /// Everything `tasktick serve` needs to start.
 #[derive(Debug, Clone, Args)]
@@ -17,4 +23,42 @@ pub struct Config {
     /// Folder holding the built front end (`trunk build --release` writes `dist`).
     #[arg(long, env = "TASKTICK_STATIC_DIR", default_value = "dist")]
     pub static_dir: PathBuf,
+    /// Seconds between the server's WebSocket pings.
+    #[arg(long, env = "TASKTICK_WS_PING_INTERVAL", default_value_t = DEFAULT_WS_PING_INTERVAL_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub ws_ping_interval: u64,
+    /// Seconds a WebSocket peer may stay silent (no pong, no message) before it is disconnected.
+    #[arg(long, env = "TASKTICK_WS_TIMEOUT", default_value_t = DEFAULT_WS_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub ws_timeout: u64,
+    /// A browser origin (`https://example.com`) allowed to open WebSockets besides the server's own;
+    /// repeatable.
+    #[arg(
+        long = "allowed-origin",
+        env = "TASKTICK_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+    /// Most WebSocket connections served at once; more are refused with 503.
+    #[arg(long, env = "TASKTICK_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// How many of the newest task events are kept for clients that resume with `?since=`.
+    #[arg(long, env = "TASKTICK_EVENT_RETENTION", default_value_t = DEFAULT_EVENT_RETENTION)]
+    pub event_retention: NonZeroU32,
+}
+
+impl Config {
+    /// The defaults, with the three settings every deployment chooses.
+    pub fn new(addr: SocketAddr, database: PathBuf, static_dir: PathBuf) -> Self {
+        Self {
+            addr,
+            database,
+            static_dir,
+            ws_ping_interval: DEFAULT_WS_PING_INTERVAL_SECS,
+            ws_timeout: DEFAULT_WS_TIMEOUT_SECS,
+            allowed_origins: Vec::new(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            event_retention: DEFAULT_EVENT_RETENTION,
+        }
+    }
 }

@@ -3,7 +3,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared::problem::PROBLEM_CONTENT_TYPE;
-use shared::{FieldError, Problem, TitleError};
+use shared::{FieldError, PatchError, Problem, TitleError};
 
 use crate::store::StoreError;
 
@@ -22,6 +22,9 @@ pub enum AppError {
     /// 400: a plain request reached an endpoint that only speaks WebSocket.
     #[error("This endpoint speaks WebSocket only: {0}. Connect with a WebSocket client.")]
     NotWebSocket(String),
+    /// 403: a browser page from another site tried to open a WebSocket.
+    #[error("WebSocket connections from the origin {0} are not allowed.")]
+    ForbiddenOrigin(String),
     /// 404: nothing lives at this path or id.
     #[error("{0}")]
     NotFound(String),
@@ -34,6 +37,9 @@ pub enum AppError {
     /// 415: the body is not declared as JSON.
     #[error("Send the body as JSON with the header `Content-Type: application/json` ({0}).")]
     UnsupportedMediaType(String),
+    /// 503: the server is at its connection limit; try again after `retry_after_secs`.
+    #[error("The server is at its connection limit. Try again in {retry_after_secs} seconds.")]
+    Overloaded { retry_after_secs: u32 },
     /// 500: the store failed. The cause is logged; the client sees a generic message.
     #[error("The server could not complete the request. Try again later.")]
     Store(#[from] StoreError),
@@ -56,6 +62,18 @@ impl From<TitleError> for AppError {
     }
 }
 
+impl From<PatchError> for AppError {
+    fn from(error: PatchError) -> Self {
+        match error {
+            PatchError::Title(title) => title.into(),
+            PatchError::Empty => Self::Validation(vec![FieldError {
+                field: "".into(),
+                message: error.to_string(),
+            }]),
+        }
+    }
+}
+
 impl AppError {
     /// The HTTP status each variant answers with.
     pub fn status(&self) -> StatusCode {
@@ -64,9 +82,11 @@ impl AppError {
                 StatusCode::BAD_REQUEST
             }
             Self::NotWebSocket(_) => StatusCode::BAD_REQUEST,
+            Self::ForbiddenOrigin(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,9 +98,11 @@ impl AppError {
             Self::MalformedBody(_) => "/problems/malformed-body",
             Self::BadRequest(_) => "/problems/bad-request",
             Self::NotWebSocket(_) => "/problems/websocket-required",
+            Self::ForbiddenOrigin(_) => "/problems/forbidden-origin",
             Self::NotFound(_) => "/problems/not-found",
             Self::PayloadTooLarge => "/problems/payload-too-large",
             Self::UnsupportedMediaType(_) => "/problems/unsupported-media-type",
+            Self::Overloaded { .. } => "/problems/overloaded",
             Self::Store(_) => "/problems/internal",
         }
     }
@@ -108,10 +130,14 @@ impl IntoResponse for AppError {
         }
         let status = self.status();
         let mut response = (status, axum::Json(self.problem())).into_response();
-        response.headers_mut().insert(
+        let headers = response.headers_mut();
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
         );
+        if let Self::Overloaded { retry_after_secs } = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
         response
     }
 }

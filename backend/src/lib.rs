@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod routes;
 pub mod shutdown;

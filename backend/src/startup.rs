@@ -8,14 +8,17 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
+use crate::events::{BROADCAST_CAPACITY, EventHub};
 use crate::routes::{self, health, static_files};
 use crate::store::TaskStore;
 use crate::store::sqlite::SqliteStore;
+use crate::ws::WsSettings;
 use crate::{AppState, ws};
 
 /// How long shutdown waits for WebSocket connections to get their close frames out.
@@ -43,7 +46,7 @@ impl Application {
     /// Opens the store, starts the clock and binds the listener (so [`Application::local_addr`] is
     /// known before serving, even for port 0).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let store = SqliteStore::open(&config.database)
+        let store = SqliteStore::open(&config.database, config.event_retention)
             .await
             .with_context(|| format!("cannot open the database {}", config.database.display()))?;
         if !config.static_dir.join("index.html").is_file() {
@@ -55,9 +58,16 @@ impl Application {
         let shutdown = CancellationToken::new();
         let state = AppState {
             store: Arc::new(store) as Arc<dyn TaskStore>,
+            events: EventHub::new(BROADCAST_CAPACITY),
             ticks: ws::clock::spawn(),
             shutdown,
             connections: TaskTracker::new(),
+            connection_permits: Arc::new(Semaphore::new(config.max_connections)),
+            ws: Arc::new(WsSettings {
+                ping_interval: Duration::from_secs(config.ws_ping_interval),
+                idle_timeout: Duration::from_secs(config.ws_timeout),
+                allowed_origins: config.allowed_origins.clone(),
+            }),
         };
         let listener = TcpListener::bind(config.addr)
             .await

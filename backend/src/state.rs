@@ -2,10 +2,13 @@
 
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::events::EventHub;
 use crate::store::TaskStore;
+use crate::ws::WsSettings;
 use crate::ws::clock::TickFeed;
 
 /// Shared application state: handles only, so cloning is a few reference-count bumps.
@@ -13,10 +16,15 @@ use crate::ws::clock::TickFeed;
 pub struct AppState {
     /// Where tasks live (SQLite today; the trait leaves room for PostgreSQL).
     pub store: Arc<dyn TaskStore>,
+    /// Task events on their way to every WebSocket connection.
+    pub events: EventHub,
     /// The latest clock tick, already serialised once for all connections.
     pub ticks: TickFeed,
     /// Cancelled when the server starts shutting down; WebSocket loops then say goodbye.
     pub shutdown: CancellationToken,
     /// Tracks WebSocket connection tasks so shutdown can wait for their close frames to go out.
     pub connections: TaskTracker,
+    /// One permit per open WebSocket, up to `--max-connections`.
+    pub connection_permits: Arc<Semaphore>,
+    pub ws: Arc<WsSettings>,
 }

@@ -10,7 +10,9 @@ pub mod task;
 pub mod ws;
 
 pub use problem::{FieldError, Problem};
-pub use task::{CreateTask, NewTask, Task, TaskId, TaskTitle, TitleError};
+pub use task::{
+    CreateTask, NewTask, PatchError, Task, TaskId, TaskPatch, TaskTitle, TitleError, UpdateTask,
+};
 pub use ws::{ClientMsg, ServerMsg};
 
 /// Path prefix of the REST API.
@@ -21,6 +23,10 @@ pub const TASKS_PATH: &str = "/api/tasks";
 pub const WS_PATH: &str = "/ws";
 /// Path of the liveness probe.
 pub const HEALTH_PATH: &str = "/healthz";
+
+/// Response header of `GET /api/tasks` carrying the event `seq` the list is consistent with: apply
+/// live events newer than it on top of the list.
+pub const SEQ_HEADER: &str = "tasktick-seq";
 
 /// Largest request body the REST API reads, in bytes; a larger one is refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

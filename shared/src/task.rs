@@ -161,6 +161,62 @@ impl TryFrom<CreateTask> for NewTask {
     }
 }
 
+/// The body of `PATCH /api/tasks/{id}`: the fields to change, each optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTask {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done: Option<bool>,
+}
+
+/// An update that passed validation: at least one field, and a valid title if one is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskPatch {
+    pub title: Option<TaskTitle>,
+    pub done: Option<bool>,
+}
+
+/// Why an update was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatchError {
+    /// Neither `title` nor `done` was given.
+    Empty,
+    Title(TitleError),
+}
+
+impl fmt::Display for PatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("Send `title`, `done` or both: there is nothing to change."),
+            Self::Title(error) => error.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for PatchError {}
+
+impl TryFrom<UpdateTask> for TaskPatch {
+    type Error = PatchError;
+
+    fn try_from(raw: UpdateTask) -> Result<Self, PatchError> {
+        if raw.title.is_none() && raw.done.is_none() {
+            return Err(PatchError::Empty);
+        }
+        let title = raw
+            .title
+            .as_deref()
+            .map(TaskTitle::parse)
+            .transpose()
+            .map_err(PatchError::Title)?;
+        Ok(Self {
+            title,
+            done: raw.done,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,6 +289,39 @@ mod tests {
                 "{body}: got {err}, wanted {expected}"
             );
         }
+    }
+
+    #[test]
+    fn an_update_needs_at_least_one_field_and_a_valid_title() {
+        assert_eq!(
+            TaskPatch::try_from(UpdateTask::default()),
+            Err(PatchError::Empty)
+        );
+        let blank = UpdateTask {
+            title: Some("  ".into()),
+            done: None,
+        };
+        assert_eq!(
+            TaskPatch::try_from(blank),
+            Err(PatchError::Title(TitleError::Empty))
+        );
+        let done_only = UpdateTask {
+            title: None,
+            done: Some(true),
+        };
+        assert_eq!(
+            TaskPatch::try_from(done_only),
+            Ok(TaskPatch {
+                title: None,
+                done: Some(true)
+            })
+        );
+    }
+
+    #[test]
+    fn an_update_with_an_unknown_field_is_refused() {
+        let err = serde_json::from_str::<UpdateTask>(r#"{"don": true}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `don`"), "{err}");
     }
 
     #[test]

@@ -1,85 +1,188 @@
-//! One WebSocket connection: greet, stream clock ticks, answer pings, say goodbye on shutdown.
+//! One WebSocket connection: greet, replay what the client missed, stream task events and clock
+//! ticks, keep the connection alive with pings, and close with a code that says why.
 //!
 //! Written over any `Sink`/`Stream` of messages rather than axum's socket type, so the unit tests
-//! below drive it with in-memory channels.
+//! below drive it with in-memory channels and a paused clock.
 
+use std::convert::Infallible;
 use std::fmt::Display;
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, close_code};
 use chrono::Utc;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use shared::ws::PROTOCOL_VERSION;
 use shared::{ClientMsg, ServerMsg};
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
 
 use super::clock::{TickFeed, encode};
+use crate::events::Event;
 
 /// WebSocket close reasons are limited to 123 bytes of UTF-8.
 const MAX_CLOSE_REASON_BYTES: usize = 123;
 
+/// The connection's timers.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// How often the server pings.
+    pub ping_interval: Duration,
+    /// How long the peer may stay silent (no pong, no message) before it is disconnected.
+    pub idle_timeout: Duration,
+    /// How long one send may wait for the peer's socket to accept data.
+    pub send_timeout: Duration,
+}
+
+/// Everything one connection needs, prepared before the upgrade.
+pub struct Session {
+    /// Sent first, in order: `hello`, then the replayed events or a `resync`.
+    pub prelude: Vec<Utf8Bytes>,
+    /// The newest `seq` the prelude covers; live events up to it are skipped, so the seam between
+    /// replay and live stream has neither a gap nor a duplicate.
+    pub last_seq: i64,
+    pub events: broadcast::Receiver<Event>,
+    pub ticks: TickFeed,
+    pub shutdown: CancellationToken,
+    pub timing: Timing,
+}
+
+/// A read failure that deserves a specific close code (the peer may still read it).
+pub trait ReadError: Display {
+    /// The close code and reason to send, if any.
+    fn close(&self) -> Option<(u16, String)>;
+}
+
+impl ReadError for axum::Error {
+    fn close(&self) -> Option<(u16, String)> {
+        use tokio_tungstenite::tungstenite::Error;
+        use tokio_tungstenite::tungstenite::error::CapacityError;
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(error) = source {
+            match error.downcast_ref::<Error>() {
+                Some(Error::Capacity(CapacityError::MessageTooLong { size, max_size })) => {
+                    return Some((
+                        close_code::SIZE,
+                        format!("message of {size} bytes is over the limit of {max_size}"),
+                    ));
+                }
+                Some(Error::Capacity(_)) => {
+                    return Some((close_code::SIZE, "message too big".into()));
+                }
+                Some(Error::Utf8(_)) => {
+                    return Some((
+                        close_code::INVALID,
+                        "text message is not valid UTF-8".into(),
+                    ));
+                }
+                _ => source = error.source(),
+            }
+        }
+        None
+    }
+}
+
+impl ReadError for Infallible {
+    fn close(&self) -> Option<(u16, String)> {
+        match *self {}
+    }
+}
+
 /// Why the loop stopped, and so what (if anything) to tell the peer.
 enum Ending {
-    /// The peer closed or vanished; nothing more to send.
+    /// The peer closed, vanished or stopped reading; nothing more to send.
     PeerGone,
     /// We close with this code and reason.
     Close(u16, String),
 }
 
-/// Runs one connection until the peer leaves, sends something unacceptable, or the server shuts down.
-pub async fn serve<S, R, E>(
-    mut sink: S,
-    mut stream: R,
-    mut ticks: TickFeed,
-    shutdown: CancellationToken,
-) where
+/// Runs one connection until the peer leaves, misbehaves, goes silent, or the server shuts down.
+pub async fn serve<S, R, E>(mut sink: S, mut stream: R, session: Session)
+where
     S: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, E>> + Unpin,
-    E: Display,
+    E: ReadError,
 {
-    let hello = ServerMsg::Hello {
-        protocol: PROTOCOL_VERSION,
-        server_time_ms: Utc::now().timestamp_millis(),
-    };
-    if sink.send(Message::Text(encode(&hello))).await.is_err() {
-        return;
+    let Session {
+        prelude,
+        mut last_seq,
+        mut events,
+        mut ticks,
+        shutdown,
+        timing,
+    } = session;
+    for text in prelude {
+        let sent = timeout(timing.send_timeout, sink.send(Message::Text(text))).await;
+        if !matches!(sent, Ok(Ok(()))) {
+            return;
+        }
     }
     // The current tick is up to a second old: start with the next one, on the second.
     ticks.mark_unchanged();
+    let mut next_ping = Instant::now() + timing.ping_interval;
+    let mut deadline = Instant::now() + timing.idle_timeout;
 
     let ending = loop {
-        tokio::select! {
+        // Each arm yields what to send, if anything; sending happens once, below.
+        let outgoing: Option<Message> = tokio::select! {
             // Shutdown first: a busy connection must still say goodbye promptly.
             biased;
             () = shutdown.cancelled() => {
                 break Ending::Close(close_code::AWAY, "server is shutting down".into());
             }
-            changed = ticks.changed() => {
-                if changed.is_err() {
-                    break Ending::Close(close_code::AWAY, "server clock stopped".into());
-                }
-                let tick = ticks.borrow_and_update().clone();
-                if let Some(tick) = tick
-                    && sink.send(Message::Text(tick)).await.is_err()
-                {
-                    break Ending::PeerGone;
-                }
+            () = sleep_until(deadline) => {
+                break Ending::Close(
+                    close_code::AWAY,
+                    format!("nothing received for {} s", timing.idle_timeout.as_secs()),
+                );
             }
             incoming = stream.next() => match incoming {
                 None => break Ending::PeerGone,
-                Some(Err(error)) => {
-                    tracing::debug!(%error, "websocket read failed");
-                    break Ending::PeerGone;
-                }
-                Some(Ok(message)) => match reply_to(message) {
-                    Ok(Some(reply)) => {
-                        if sink.send(Message::Text(encode(&reply))).await.is_err() {
-                            break Ending::PeerGone;
-                        }
+                Some(Err(error)) => match error.close() {
+                    Some((code, reason)) => break Ending::Close(code, reason),
+                    None => {
+                        tracing::debug!(%error, "websocket read failed");
+                        break Ending::PeerGone;
                     }
-                    Ok(None) => {}
-                    Err(ending) => break ending,
                 },
+                Some(Ok(message)) => {
+                    deadline = Instant::now() + timing.idle_timeout;
+                    match reply_to(message) {
+                        Ok(reply) => reply.map(|msg| Message::Text(encode(&msg))),
+                        Err(ending) => break ending,
+                    }
+                }
             },
+            received = events.recv() => match received {
+                Ok(event) if event.seq <= last_seq => None,
+                Ok(event) => {
+                    last_seq = event.seq;
+                    Some(Message::Text(event.text))
+                }
+                // Never drop events silently: tell the client to reload instead.
+                Err(RecvError::Lagged(missed)) => Some(Message::Text(encode(&ServerMsg::Resync {
+                    reason: format!("this connection fell {missed} events behind"),
+                }))),
+                Err(RecvError::Closed) => {
+                    break Ending::Close(close_code::AWAY, "server is shutting down".into());
+                }
+            },
+            changed = ticks.changed() => match changed {
+                Ok(()) => ticks.borrow_and_update().clone().map(Message::Text),
+                Err(_) => break Ending::Close(close_code::AWAY, "server is shutting down".into()),
+            },
+            () = sleep_until(next_ping) => {
+                next_ping = Instant::now() + timing.ping_interval;
+                Some(Message::Ping(Default::default()))
+            }
+        };
+        if let Some(message) = outgoing
+            && !matches!(
+                timeout(timing.send_timeout, sink.send(message)).await,
+                Ok(Ok(()))
+            )
+        {
+            // The peer's socket accepted nothing for the whole timeout, or is gone.
+            break Ending::PeerGone;
         }
     };
 
@@ -91,10 +194,10 @@ pub async fn serve<S, R, E>(
             code,
             reason: truncate(reason, MAX_CLOSE_REASON_BYTES),
         };
-        let _ = sink.send(Message::Close(Some(frame))).await;
+        let _ = timeout(timing.send_timeout, sink.send(Message::Close(Some(frame)))).await;
     }
     // Flushes anything queued, including the automatic reply to a peer's close frame.
-    let _ = sink.close().await;
+    let _ = timeout(timing.send_timeout, sink.close()).await;
 }
 
 /// What to answer to one client message: a reply, nothing, or the end of the connection.
@@ -114,7 +217,7 @@ fn reply_to(message: Message) -> Result<Option<ServerMsg>, Ending> {
             close_code::UNSUPPORTED,
             "binary messages are not supported; send JSON text".into(),
         )),
-        // The WebSocket layer answers pings itself; pongs need no answer.
+        // The WebSocket layer answers pings itself; a pong only proves the peer is alive.
         Message::Ping(_) | Message::Pong(_) => Ok(None),
         Message::Close(_) => Err(Ending::PeerGone),
     }
@@ -133,13 +236,16 @@ fn truncate(mut text: String, max_bytes: usize) -> Utf8Bytes {
 
 #[cfg(test)]
 mod tests {
-    use std::convert::Infallible;
-    use std::time::Duration;
-
     use futures_channel::mpsc;
     use tokio::sync::watch;
 
     use super::*;
+
+    const TIMING: Timing = Timing {
+        ping_interval: Duration::from_secs(20),
+        idle_timeout: Duration::from_secs(60),
+        send_timeout: Duration::from_secs(30),
+    };
 
     /// A connection driven through channels: `to_server` plays the client, `from_server` is what
     /// the client would receive.
@@ -147,49 +253,95 @@ mod tests {
         to_server: mpsc::UnboundedSender<Result<Message, Infallible>>,
         from_server: mpsc::UnboundedReceiver<Message>,
         ticks: watch::Sender<Option<Utf8Bytes>>,
+        events: broadcast::Sender<Event>,
         shutdown: CancellationToken,
         task: tokio::task::JoinHandle<()>,
     }
 
-    fn start() -> Harness {
+    fn event(seq: i64) -> Event {
+        Event {
+            seq,
+            text: format!("event {seq}").into(),
+        }
+    }
+
+    /// Starts a connection whose prelude covers events up to `last_seq`; `before_start` events are
+    /// published before the loop first reads the channel (capacity `capacity`).
+    fn start_with(last_seq: i64, capacity: usize, before_start: &[i64]) -> Harness {
         let (to_server, server_in) = mpsc::unbounded();
         let (server_out, from_server) = mpsc::unbounded();
         let (ticks, feed) = watch::channel(Some(Utf8Bytes::from_static("stale tick")));
+        let (events, receiver) = broadcast::channel(capacity);
+        for &seq in before_start {
+            events.send(event(seq)).unwrap();
+        }
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(serve(server_out, server_in, feed, shutdown.clone()));
+        let session = Session {
+            prelude: vec!["hello".into(), "replayed".into()],
+            last_seq,
+            events: receiver,
+            ticks: feed,
+            shutdown: shutdown.clone(),
+            timing: TIMING,
+        };
+        let task = tokio::spawn(serve(server_out, server_in, session));
         Harness {
             to_server,
             from_server,
             ticks,
+            events,
             shutdown,
             task,
         }
     }
 
+    fn start() -> Harness {
+        start_with(0, 16, &[])
+    }
+
     impl Harness {
         async fn next(&mut self) -> Message {
-            tokio::time::timeout(Duration::from_secs(2), self.from_server.next())
+            tokio::time::timeout(Duration::from_secs(600), self.from_server.next())
                 .await
-                .expect("a message within two seconds")
+                .expect("a message in time")
                 .expect("the connection is still open")
         }
 
+        /// The next message that is not a WebSocket ping.
+        async fn next_data(&mut self) -> Message {
+            loop {
+                match self.next().await {
+                    Message::Ping(_) => continue,
+                    other => return other,
+                }
+            }
+        }
+
         async fn next_server_msg(&mut self) -> ServerMsg {
-            match self.next().await {
+            match self.next_data().await {
                 Message::Text(text) => serde_json::from_str(&text).unwrap(),
                 other => panic!("expected text, got {other:?}"),
             }
         }
 
+        async fn skip_prelude(&mut self) {
+            assert_eq!(self.next().await, Message::Text("hello".into()));
+            assert_eq!(self.next().await, Message::Text("replayed".into()));
+        }
+
         async fn next_close(&mut self) -> CloseFrame {
-            match self.next().await {
+            match self.next_data().await {
                 Message::Close(Some(frame)) => frame,
                 other => panic!("expected a close frame, got {other:?}"),
             }
         }
 
+        fn say(&self, message: Message) {
+            self.to_server.unbounded_send(Ok(message)).unwrap();
+        }
+
         async fn finished(self) {
-            tokio::time::timeout(Duration::from_secs(2), self.task)
+            tokio::time::timeout(Duration::from_secs(600), self.task)
                 .await
                 .expect("the loop ends")
                 .unwrap();
@@ -197,32 +349,53 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_first_message_is_hello_with_the_protocol_version() {
+    async fn the_prelude_comes_first_in_order() {
         let mut conn = start();
-        let ServerMsg::Hello { protocol, .. } = conn.next_server_msg().await else {
-            panic!("first message is not hello");
+        conn.skip_prelude().await;
+    }
+
+    #[tokio::test]
+    async fn live_events_already_covered_by_the_replay_are_skipped() {
+        let mut conn = start_with(5, 16, &[]);
+        conn.skip_prelude().await;
+
+        for seq in [4, 5, 6, 7] {
+            conn.events.send(event(seq)).unwrap();
+        }
+
+        assert_eq!(conn.next_data().await, Message::Text("event 6".into()));
+        assert_eq!(conn.next_data().await, Message::Text("event 7".into()));
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_falls_behind_gets_resync_then_the_newest_events() {
+        let mut conn = start_with(0, 2, &[1, 2, 3, 4, 5]);
+        conn.skip_prelude().await;
+
+        let ServerMsg::Resync { reason } = conn.next_server_msg().await else {
+            panic!("expected resync");
         };
-        assert_eq!(protocol, PROTOCOL_VERSION);
+        assert!(reason.contains("3 events behind"), "{reason}");
+        assert_eq!(conn.next_data().await, Message::Text("event 4".into()));
+        assert_eq!(conn.next_data().await, Message::Text("event 5".into()));
     }
 
     #[tokio::test]
     async fn new_ticks_are_forwarded_but_the_stale_one_is_not() {
         let mut conn = start();
-        conn.next_server_msg().await;
+        conn.skip_prelude().await;
         conn.ticks
             .send_replace(Some(Utf8Bytes::from_static("fresh tick")));
-        assert_eq!(conn.next().await, Message::Text("fresh tick".into()));
+        assert_eq!(conn.next_data().await, Message::Text("fresh tick".into()));
     }
 
     #[tokio::test]
     async fn a_ping_is_answered_with_a_pong_echoing_the_client_time() {
         let mut conn = start();
-        conn.next_server_msg().await;
-        conn.to_server
-            .unbounded_send(Ok(Message::Text(
-                r#"{"type":"ping","client_time_ms":42}"#.into(),
-            )))
-            .unwrap();
+        conn.skip_prelude().await;
+        conn.say(Message::Text(
+            r#"{"type":"ping","client_time_ms":42}"#.into(),
+        ));
         let ServerMsg::Pong { client_time_ms, .. } = conn.next_server_msg().await else {
             panic!("expected pong");
         };
@@ -232,10 +405,8 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_message_closes_with_1003_and_a_reason() {
         let mut conn = start();
-        conn.next_server_msg().await;
-        conn.to_server
-            .unbounded_send(Ok(Message::Text(r#"{"type":"launch"}"#.into())))
-            .unwrap();
+        conn.skip_prelude().await;
+        conn.say(Message::Text(r#"{"type":"launch"}"#.into()));
         let frame = conn.next_close().await;
         assert_eq!(frame.code, close_code::UNSUPPORTED);
         assert!(
@@ -247,10 +418,55 @@ mod tests {
         conn.finished().await;
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn the_server_pings_on_the_interval() {
+        let mut conn = start();
+        conn.skip_prelude().await;
+        let started = Instant::now();
+
+        assert!(matches!(conn.next().await, Message::Ping(_)));
+        assert_eq!(started.elapsed(), TIMING.ping_interval);
+        assert!(matches!(conn.next().await, Message::Ping(_)));
+        assert_eq!(started.elapsed(), TIMING.ping_interval * 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_peer_is_closed_after_the_timeout() {
+        let mut conn = start();
+        conn.skip_prelude().await;
+        let started = Instant::now();
+
+        let frame = conn.next_close().await;
+
+        assert_eq!(frame.code, close_code::AWAY);
+        assert!(
+            frame.reason.contains("nothing received"),
+            "{}",
+            frame.reason
+        );
+        assert_eq!(started.elapsed(), TIMING.idle_timeout);
+        conn.finished().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_answers_pings_stays_connected() {
+        let mut conn = start();
+        conn.skip_prelude().await;
+        let started = Instant::now();
+
+        while started.elapsed() < TIMING.idle_timeout * 3 {
+            match conn.next().await {
+                Message::Ping(_) => conn.say(Message::Pong(Default::default())),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(!conn.task.is_finished());
+    }
+
     #[tokio::test]
     async fn shutdown_sends_close_1001() {
         let mut conn = start();
-        conn.next_server_msg().await;
+        conn.skip_prelude().await;
         conn.shutdown.cancel();
         assert_eq!(conn.next_close().await.code, close_code::AWAY);
         conn.finished().await;
@@ -259,7 +475,7 @@ mod tests {
     #[tokio::test]
     async fn the_loop_ends_when_the_client_goes_away() {
         let mut conn = start();
-        conn.next_server_msg().await;
+        conn.skip_prelude().await;
         conn.to_server.close_channel();
         conn.finished().await;
     }

@@ -1,51 +1,198 @@
-//! The `/ws` WebSocket: upgrade handling here, the per-connection loop in [`connection`], the shared
-//! clock in [`clock`].
+//! The `/ws` WebSocket: the upgrade and its checks here, the per-connection loop in [`connection`],
+//! the shared clock in [`clock`].
 
 pub mod clock;
 pub mod connection;
 
+use std::time::Duration;
+
 use axum::Router;
-use axum::extract::State;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::http::header::{HOST, ORIGIN};
 use axum::response::Response;
 use axum::routing::get;
 use futures_util::StreamExt;
+use serde::Deserialize;
+use shared::ServerMsg;
+use shared::ws::{MAX_CLIENT_MESSAGE_BYTES, PROTOCOL_VERSION};
 
+use crate::store::Replay;
 use crate::{AppError, AppState};
-
-/// Largest client message accepted. Clients only send small control messages; a cap keeps one
-/// connection from making the server buffer megabytes.
-pub const MAX_CLIENT_MESSAGE_BYTES: usize = 4 * 1024;
+use clock::encode;
+use connection::{Session, Timing};
 
 /// Read buffer per connection. axum's default (128 KiB) times many thousand mostly idle connections
 /// would cost gigabytes; client messages are tiny, so a few KiB suffice.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Most bytes queued for one slow peer before sends fail (the broadcast queue bounds events too).
+const MAX_WRITE_BUFFER_BYTES: usize = 256 * 1024;
+/// A peer whose socket accepts nothing for this long is disconnected.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// What a refused upgrade (too many connections) suggests as `Retry-After`, in seconds.
+const RETRY_AFTER_SECS: u32 = 5;
+
+/// WebSocket settings from the configuration.
+#[derive(Debug, Clone)]
+pub struct WsSettings {
+    pub ping_interval: Duration,
+    pub idle_timeout: Duration,
+    /// Origins allowed besides the server's own, as `scheme://host[:port]`.
+    pub allowed_origins: Vec<String>,
+}
 
 /// The WebSocket route.
 pub fn router() -> Router<AppState> {
     Router::new().route(shared::WS_PATH, get(ws_upgrade))
 }
 
-/// `GET /ws`: upgrades to a WebSocket; a plain GET gets a 400 problem instead of axum's plain text.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WsQuery {
+    since: Option<i64>,
+}
+
+/// `GET /ws[?since=SEQ]`: checks the origin and the connection limit, prepares the greeting and
+/// the replay, then upgrades. A plain GET gets a 400 problem instead of axum's plain text.
+#[tracing::instrument(skip_all, fields(since))]
 async fn ws_upgrade(
     State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
     let upgrade = upgrade.map_err(|rejection| AppError::NotWebSocket(rejection.body_text()))?;
-    let AppState {
-        ticks,
-        shutdown,
-        connections,
-        ..
-    } = state;
+    let Query(query) = query.map_err(|rejection| {
+        AppError::BadRequest(format!("The query is not valid: {}", rejection.body_text()))
+    })?;
+    check_origin(&headers, &state.ws.allowed_origins)?;
+    let permit = state
+        .connection_permits
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| AppError::Overloaded {
+            retry_after_secs: RETRY_AFTER_SECS,
+        })?;
+
+    // Subscribe before reading the store: an event committed in between is then both replayed and
+    // received live, and `last_seq` drops the copy. The other order could lose it.
+    let events = state.events.subscribe();
+    let (prelude, last_seq) = prelude(&state, query.since).await?;
+    let session = Session {
+        prelude,
+        last_seq,
+        events,
+        ticks: state.ticks.clone(),
+        shutdown: state.shutdown.clone(),
+        timing: Timing {
+            ping_interval: state.ws.ping_interval,
+            idle_timeout: state.ws.idle_timeout,
+            send_timeout: SEND_TIMEOUT,
+        },
+    };
+    let connections = state.connections.clone();
     Ok(upgrade
         .read_buffer_size(READ_BUFFER_BYTES)
         // 0: write each message out at once instead of accumulating a 128 KiB batch per connection.
         .write_buffer_size(0)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
         .on_upgrade(move |socket| {
             let (sink, stream) = socket.split();
-            connections.track_future(connection::serve(sink, stream, ticks, shutdown))
+            connections.track_future(async move {
+                connection::serve(sink, stream, session).await;
+                drop(permit);
+            })
         }))
+}
+
+/// `hello`, then either the events after `since` or a `resync`; and the `seq` they cover.
+async fn prelude(
+    state: &AppState,
+    since: Option<i64>,
+) -> Result<(Vec<axum::extract::ws::Utf8Bytes>, i64), AppError> {
+    let hello = |seq| {
+        encode(&ServerMsg::Hello {
+            protocol: PROTOCOL_VERSION,
+            server_time_ms: chrono::Utc::now().timestamp_millis(),
+            seq,
+        })
+    };
+    let Some(since) = since else {
+        let head = state.store.head().await?;
+        return Ok((vec![hello(head)], head));
+    };
+    tracing::Span::current().record("since", since);
+    Ok(match state.store.events_since(since).await? {
+        Replay::Events { head, events } => {
+            let mut prelude = vec![hello(head)];
+            prelude.extend(events.iter().map(encode));
+            (prelude, head)
+        }
+        Replay::Unavailable { head, reason } => {
+            let resync = encode(&ServerMsg::Resync { reason });
+            (vec![hello(head), resync], head)
+        }
+    })
+}
+
+/// Refuses a browser page from a foreign site (cross-site WebSocket hijacking). Allowed: no
+/// `Origin` (not a browser), the server's own origin, and the configured ones.
+fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), AppError> {
+    let Some(origin) = headers.get(ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or_default();
+    let own_host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let same_site = ["http://", "https://"]
+        .iter()
+        .any(|scheme| origin.strip_prefix(scheme) == Some(own_host) && !own_host.is_empty());
+    let listed = allowed
+        .iter()
+        .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin));
+    if same_site || listed {
+        Ok(())
+    } else {
+        Err(AppError::ForbiddenOrigin(origin.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(origin: Option<&'static str>, host: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_static(host));
+        if let Some(origin) = origin {
+            headers.insert(ORIGIN, HeaderValue::from_static(origin));
+        }
+        headers
+    }
+
+    #[test]
+    fn a_client_without_an_origin_or_from_the_same_origin_is_allowed() {
+        assert!(check_origin(&headers(None, "a.test:3000"), &[]).is_ok());
+        assert!(check_origin(&headers(Some("http://a.test:3000"), "a.test:3000"), &[]).is_ok());
+        assert!(check_origin(&headers(Some("https://a.test"), "a.test"), &[]).is_ok());
+    }
+
+    #[test]
+    fn a_foreign_origin_is_refused_unless_listed() {
+        let foreign = headers(Some("http://evil.test"), "a.test:3000");
+        assert!(matches!(
+            check_origin(&foreign, &[]),
+            Err(AppError::ForbiddenOrigin(_))
+        ));
+        assert!(check_origin(&foreign, &["http://evil.test/".into()]).is_ok());
+        let other_port = headers(Some("http://a.test:4000"), "a.test:3000");
+        assert!(check_origin(&other_port, &[]).is_err());
+    }
 }

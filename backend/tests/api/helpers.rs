@@ -28,6 +28,7 @@ pub const PATIENCE: Duration = Duration::from_secs(5);
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
+    /// The database and front end folder; kept alive with the server.
     _dir: TempDir,
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -35,12 +36,22 @@ pub struct TestApp {
 
 /// Starts a server on port 0 with a fresh database and a small fake front end.
 pub async fn spawn_app() -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        database: dir.path().join("db/tasks.db"),
-        static_dir: write_fake_front_end(dir.path()),
-    };
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with settings changed by `configure`.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_in(tempfile::tempdir().unwrap(), configure).await
+}
+
+/// Starts a server on the database and front end in `dir` (kept from an earlier server, say).
+pub async fn spawn_app_in(dir: TempDir, configure: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = Config::new(
+        "127.0.0.1:0".parse().unwrap(),
+        dir.path().join("db/tasks.db"),
+        write_fake_front_end(dir.path()),
+    );
+    configure(&mut config);
     let app = Application::build(config).await.expect("server builds");
     let addr = app.local_addr();
     let (stop, stopped) = oneshot::channel();
@@ -133,14 +144,41 @@ impl TestApp {
         socket
     }
 
-    /// Stops the server as SIGTERM would and waits for it to finish.
-    pub async fn shut_down(mut self) {
+    /// Opens a WebSocket to `/ws?since=SEQ`.
+    pub async fn connect_ws_since(&self, since: i64) -> WsClient {
+        let url = format!("{}?since={since}", self.ws_url());
+        let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        socket
+    }
+
+    /// `PATCH /api/tasks/{id}`.
+    pub async fn patch_task(&self, id: shared::TaskId, body: &Value) -> reqwest::Response {
+        self.client
+            .patch(self.url(&format!("/api/tasks/{id}")))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `DELETE /api/tasks/{id}`.
+    pub async fn delete_task(&self, id: shared::TaskId) -> reqwest::Response {
+        self.client
+            .delete(self.url(&format!("/api/tasks/{id}")))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Stops the server as SIGTERM would, waits for it to finish, and hands back its folder.
+    pub async fn shut_down(mut self) -> TempDir {
         self.stop.take().unwrap().send(()).unwrap();
         tokio::time::timeout(PATIENCE, self.server)
             .await
             .expect("server stops in time")
             .unwrap()
             .unwrap();
+        self._dir
     }
 }
 
@@ -173,6 +211,20 @@ pub async fn next_server_msg(socket: &mut WsClient) -> ServerMsg {
     match next_message(socket).await {
         Message::Text(text) => serde_json::from_str(&text).unwrap(),
         other => panic!("expected a text message, got {other:?}"),
+    }
+}
+
+/// The next message that is not a clock tick (nor a WebSocket ping).
+pub async fn next_non_tick(socket: &mut WsClient) -> ServerMsg {
+    loop {
+        match next_message(socket).await {
+            Message::Text(text) => match serde_json::from_str(&text).unwrap() {
+                ServerMsg::Tick { .. } => continue,
+                other => return other,
+            },
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("expected a text message, got {other:?}"),
+        }
     }
 }
 

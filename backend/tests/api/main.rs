@@ -3,6 +3,7 @@
 
 mod console;
 mod helpers;
+mod live;
 mod process;
 mod static_files;
 mod tasks;

@@ -200,3 +200,63 @@ async fn other_clients_are_still_served_after_bad_input() {
 
     assert_eq!(app.list_tasks().await, vec![task]);
 }
+
+#[tokio::test]
+async fn patching_a_task_changes_the_named_fields_and_bumps_the_version() {
+    let app = spawn_app().await;
+    let task = app.create_task("draft").await;
+
+    let done: Task = app
+        .patch_task(task.id, &json!({ "done": true }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let response = app
+        .patch_task(task.id, &json!({ "title": "  final " }))
+        .await;
+
+    assert_eq!(response.status(), 200);
+    let renamed: Task = response.json().await.unwrap();
+    assert_eq!((done.done, done.version), (true, 2));
+    assert_eq!(
+        (renamed.title.as_str(), renamed.done, renamed.version),
+        ("final", true, 3)
+    );
+    assert_eq!(app.list_tasks().await, vec![renamed]);
+}
+
+#[tokio::test]
+async fn an_invalid_patch_is_refused_and_changes_nothing() {
+    let app = spawn_app().await;
+    let task = app.create_task("keep").await;
+    let cases = [
+        (json!({}), 400, "nothing to change"),
+        (json!({ "title": " " }), 400, "cannot be empty"),
+        (json!({ "done": "yes" }), 400, "invalid type"),
+        (json!({ "don": true }), 400, "unknown field `don`"),
+    ];
+
+    for (body, status, expected) in cases {
+        let problem = assert_problem(app.patch_task(task.id, &body).await, status).await;
+        assert!(
+            problem.detail.contains(expected),
+            "{body}: {}",
+            problem.detail
+        );
+    }
+    assert_eq!(app.list_tasks().await, vec![task]);
+}
+
+#[tokio::test]
+async fn deleting_a_task_answers_204_and_then_it_is_gone() {
+    let app = spawn_app().await;
+    let task = app.create_task("short-lived").await;
+
+    let response = app.delete_task(task.id).await;
+
+    assert_eq!(response.status(), 204);
+    assert!(app.list_tasks().await.is_empty());
+    assert_problem(app.delete_task(task.id).await, 404).await;
+    assert_problem(app.patch_task(task.id, &json!({ "done": true })).await, 404).await;
+}

@@ -40,6 +40,7 @@ async fn a_client_is_greeted_then_receives_ticks_a_second_apart() {
     let ServerMsg::Hello {
         protocol,
         server_time_ms,
+        ..
     } = next_server_msg(&mut socket).await
     else {
         panic!("the first message is not hello");

@@ -10,11 +10,14 @@ use backend::config::Config;
 use backend::startup::Application;
 use fantoccini::elements::Element;
 use fantoccini::key::Key;
+use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 /// How long to wait for something the page should show.
 const PATIENCE: Duration = Duration::from_secs(15);
@@ -24,31 +27,39 @@ const POLL: Duration = Duration::from_millis(50);
 pub struct TestServer {
     addr: SocketAddr,
     http: reqwest::Client,
-    _dir: TempDir,
+    dir: TempDir,
+    running: Option<Running>,
+}
+
+/// A server task and the switch that stops it gracefully.
+struct Running {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<()>>,
 }
 
 impl TestServer {
     pub async fn start() -> Self {
-        let dist = dist_dir();
-        assert!(
-            dist.join("index.html").is_file(),
-            "no front end build in {}: run `cargo xtask test`, which builds it",
-            dist.display()
-        );
         let dir = tempfile::tempdir().unwrap();
-        let config = Config {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            database: dir.path().join("tasks.db"),
-            static_dir: dist,
-        };
-        let app = Application::build(config).await.unwrap();
-        let addr = app.local_addr();
-        tokio::spawn(app.run_until(std::future::pending()));
+        let (addr, running) = launch("127.0.0.1:0".parse().unwrap(), &dir).await;
         Self {
             addr,
             http: reqwest::Client::new(),
-            _dir: dir,
+            dir,
+            running: Some(running),
         }
+    }
+
+    /// Shuts the server down gracefully, as SIGTERM would.
+    pub async fn stop(&mut self) {
+        let running = self.running.take().expect("the server is running");
+        running.stop.send(()).unwrap();
+        running.task.await.unwrap().unwrap();
+    }
+
+    /// Starts the server again on the same address and database.
+    pub async fn restart(&mut self) {
+        let (_, running) = launch(self.addr, &self.dir).await;
+        self.running = Some(running);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -74,6 +85,23 @@ impl TestServer {
             .await
             .unwrap()
     }
+}
+
+async fn launch(addr: SocketAddr, dir: &TempDir) -> (SocketAddr, Running) {
+    let dist = dist_dir();
+    assert!(
+        dist.join("index.html").is_file(),
+        "no front end build in {}: run `cargo xtask test`, which builds it",
+        dist.display()
+    );
+    let config = Config::new(addr, dir.path().join("tasks.db"), dist);
+    let app = Application::build(config).await.unwrap();
+    let addr = app.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    (addr, Running { stop, task })
 }
 
 /// `TASKTICK_E2E_DIST`, or the workspace's `dist/` where trunk writes.
@@ -174,6 +202,17 @@ impl Browser {
             .len()
     }
 
+    /// Messages the page logged at error level (Chromium's "SEVERE") since the last call.
+    pub async fn console_errors(&self) -> Vec<String> {
+        let log = self.client.issue_cmd(BrowserLog).await.unwrap();
+        log.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|entry| entry["level"] == "SEVERE")
+            .map(|entry| entry["message"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     pub async fn reload(&self) {
         self.client.refresh().await.unwrap();
     }
@@ -201,11 +240,35 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The Chromium flags from `frontend/webdriver.json`, shared with the component tests.
+/// The Chromium flags from `frontend/webdriver.json` (shared with the component tests), plus
+/// console log capture.
 fn capabilities() -> serde_json::Map<String, Value> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../frontend/webdriver.json");
     let text = std::fs::read_to_string(&path).unwrap();
-    serde_json::from_str(&text).unwrap()
+    let mut capabilities: serde_json::Map<String, Value> = serde_json::from_str(&text).unwrap();
+    capabilities.insert(
+        "goog:loggingPrefs".into(),
+        serde_json::json!({ "browser": "ALL" }),
+    );
+    capabilities
+}
+
+/// chromedriver's (non-standard) command that returns and clears the browser console log.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
+    }
 }
 
 /// chromedriver takes a moment to listen; retry the session until it does.

@@ -32,6 +32,32 @@ async fn the_clock_shows_the_time_and_changes_within_two_seconds() {
     browser
         .wait_for_text(".badge", |t| t.ends_with("live"))
         .await;
+    assert_eq!(browser.console_errors().await, Vec::<String>::new());
+    browser.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
+async fn the_page_shows_the_outage_and_comes_back_live_by_itself_when_the_server_returns() {
+    let mut server = TestServer::start().await;
+    let browser = Browser::open(&server.url("/")).await;
+    browser
+        .wait_for_text(".badge", |t| t.ends_with("live"))
+        .await;
+
+    server.stop().await;
+    browser
+        .wait_for_text(".badge", |t| t.ends_with("reconnecting"))
+        .await;
+    server.restart().await;
+
+    browser
+        .wait_for_text(".badge", |t| t.ends_with("live"))
+        .await;
+    let before = browser
+        .wait_for_text(".clock-time", |t| !t.contains("--"))
+        .await;
+    browser.wait_for_text(".clock-time", |t| t != before).await;
     browser.close().await;
 }
 
@@ -59,6 +85,7 @@ async fn a_task_added_through_the_form_is_listed_stored_and_still_there_after_a_
     browser
         .wait_for_text(".task-list", |t| t.contains("Buy milk"))
         .await;
+    assert_eq!(browser.console_errors().await, Vec::<String>::new());
     browser.close().await;
 }
 

@@ -1,0 +1,64 @@
+//! Task events on their way to live connections: published in `seq` order, serialised once, and
+//! fanned out through one broadcast channel that every connection reads.
+
+use std::sync::Arc;
+
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::{Mutex, broadcast};
+
+use crate::store::{Changed, StoreError};
+use crate::ws::clock::encode;
+
+/// How many events a connection may fall behind the live stream before it gets `resync`.
+pub const BROADCAST_CAPACITY: usize = 1024;
+
+/// One task event, as JSON text ready to send, shared (not copied) by every receiver.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub seq: i64,
+    pub text: Utf8Bytes,
+}
+
+/// Publishes store changes to every connection.
+#[derive(Clone)]
+pub struct EventHub {
+    sender: broadcast::Sender<Event>,
+    /// Held from the store write until the broadcast, so events enter the channel in `seq` order
+    /// even when two requests commit at nearly the same time. (SQLite serialises writes anyway.)
+    order: Arc<Mutex<()>>,
+}
+
+impl EventHub {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            sender: broadcast::channel(capacity).0,
+            order: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// A receiver of every event published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.sender.subscribe()
+    }
+
+    /// Runs the store change `write` and publishes its event.
+    pub async fn publish<T, Fut>(&self, write: Fut) -> Result<Option<T>, StoreError>
+    where
+        Fut: Future<Output = Result<Option<Changed<T>>, StoreError>>,
+    {
+        let _in_order = self.order.lock().await;
+        let Some(changed) = write.await? else {
+            return Ok(None);
+        };
+        let seq = changed
+            .event
+            .seq()
+            .expect("the store records task events, which carry a seq");
+        // An error only means no connection is listening right now.
+        let _ = self.sender.send(Event {
+            seq,
+            text: encode(&changed.event),
+        });
+        Ok(Some(changed.value))
+    }
+}
