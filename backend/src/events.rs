@@ -62,3 +62,51 @@ impl EventHub {
         Ok(Some(changed.value))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use shared::{ServerMsg, TaskId};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_event_is_serialised_once_and_shared_by_every_receiver() {
+        let hub = EventHub::new(8);
+        let mut first = hub.subscribe();
+        let mut second = hub.subscribe();
+
+        let published = hub
+            .publish(async {
+                Ok(Some(Changed {
+                    value: (),
+                    event: ServerMsg::TaskDeleted {
+                        seq: 7,
+                        id: TaskId(1),
+                    },
+                }))
+            })
+            .await
+            .unwrap();
+
+        assert_eq!(published, Some(()));
+        let (a, b) = (first.recv().await.unwrap(), second.recv().await.unwrap());
+        assert_eq!((a.seq, b.seq), (7, 7));
+        assert_eq!(a.text.as_str(), r#"{"type":"task_deleted","seq":7,"id":1}"#);
+        // The same bytes, not two copies.
+        assert_eq!(a.text.as_str().as_ptr(), b.text.as_str().as_ptr());
+    }
+
+    #[tokio::test]
+    async fn nothing_is_published_when_the_store_changed_nothing() {
+        let hub = EventHub::new(8);
+        let mut receiver = hub.subscribe();
+
+        let published = hub
+            .publish(async { Ok(None::<Changed<()>>) })
+            .await
+            .unwrap();
+
+        assert_eq!(published, None);
+        assert!(receiver.try_recv().is_err());
+    }
+}

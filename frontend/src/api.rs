@@ -4,7 +4,7 @@ use std::fmt;
 
 use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
-use shared::{CreateTask, Problem, TASKS_PATH, Task, TaskTitle};
+use shared::{CreateTask, Problem, SEQ_HEADER, TASKS_PATH, Task, TaskTitle};
 
 /// Why a request did not produce what was asked for. `Display` is written for the person using the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,10 +38,17 @@ impl From<gloo_net::Error> for ApiError {
     }
 }
 
-/// `GET /api/tasks`: every task, oldest first.
-pub async fn list_tasks() -> Result<Vec<Task>, ApiError> {
+/// `GET /api/tasks`: every task, oldest first, and the event `seq` the list reflects.
+pub async fn list_tasks() -> Result<(Vec<Task>, i64), ApiError> {
     let response = Request::get(TASKS_PATH).send().await?;
-    decode(response, 200).await
+    let seq = response
+        .headers()
+        .get(SEQ_HEADER)
+        .and_then(|value| value.parse().ok())
+        .ok_or(ApiError::Unexpected {
+            status: response.status(),
+        })?;
+    Ok((decode(response, 200).await?, seq))
 }
 
 /// `POST /api/tasks`: creates a task from a title that already passed the shared rule.

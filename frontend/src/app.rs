@@ -1,38 +1,47 @@
-//! The page: the live clock in the header, the add form and the task list below.
+//! The page: the live clock and connection state in the header, the add form and the task list.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::TaskTitle;
 
 use crate::api;
-use crate::components::{Clock, TaskForm, TaskList};
+use crate::board::Board;
+use crate::components::{Clock, ConnectionBadge, TaskForm, TaskList};
 use crate::live;
+
+/// How often a snapshot that turned out too old is fetched again before giving up.
+const RELOAD_ATTEMPTS: u32 = 3;
 
 /// The whole app, wired to the real server.
 #[component]
 pub fn App() -> impl IntoView {
-    let tasks = RwSignal::new(Vec::new());
-    let loading = RwSignal::new(true);
+    let board = RwSignal::new(Board::default());
     let load_error = RwSignal::new(None::<String>);
-    spawn_local(async move {
-        match api::list_tasks().await {
-            Ok(list) => tasks.set(list),
-            Err(error) => load_error.set(Some(format!("Could not load the tasks. {error}"))),
-        }
-        loading.set(false);
-    });
+    let reload = move || spawn_local(load_board(board, load_error));
+    reload();
+    let feed = live::connect(board, reload);
 
-    let feed = live::connect();
     let create = move |title: TaskTitle| async move {
         let task = api::create_task(&title).await?;
-        tasks.update(|list| list.push(task.clone()));
+        // The task_created event will say the same; the board keeps one copy.
+        board.update(|b| b.upsert(task.clone()));
         Ok(task)
     };
+    let tasks = Signal::derive(move || board.with(|b| b.tasks().to_vec()));
+    let loading = Signal::derive(move || !board.with(Board::is_loaded));
 
     view! {
         <header class="app-header">
             <h1>"tasktick"</h1>
-            <Clock state=feed.state time=feed.clock />
+            <div class="live">
+                <Clock time=feed.clock />
+                <ConnectionBadge
+                    state=feed.state
+                    rtt_ms=feed.rtt_ms
+                    retry_in_secs=feed.retry_in_secs
+                    on_retry=move || feed.retry_now()
+                />
+            </div>
         </header>
         <main class="app-main">
             <section class="card" aria-labelledby="tasks-heading">
@@ -42,7 +51,25 @@ pub fn App() -> impl IntoView {
             </section>
         </main>
         <footer class="app-footer">
-            <p>"Tasks travel over REST; the clock streams over a WebSocket."</p>
+            <p>"Tasks travel over REST; the clock and every change stream over a WebSocket."</p>
         </footer>
+    }
+}
+
+/// Fetches the list and loads it, again if it is older than the live stream.
+async fn load_board(board: RwSignal<Board>, error: RwSignal<Option<String>>) {
+    for _ in 0..RELOAD_ATTEMPTS {
+        match api::list_tasks().await {
+            Ok((tasks, seq)) => {
+                error.set(None);
+                if board.try_update(|b| b.load(tasks, seq)).unwrap_or(true) {
+                    return;
+                }
+            }
+            Err(refusal) => {
+                error.set(Some(format!("Could not load the tasks. {refusal}")));
+                return;
+            }
+        }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod api;
 mod app;
+pub mod board;
 pub mod components;
 pub mod live;
 

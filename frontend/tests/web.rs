@@ -4,8 +4,8 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use frontend::api::ApiError;
-use frontend::components::{Clock, TaskForm, TaskList};
-use frontend::live::{ConnectionState, retry_delay_ms};
+use frontend::components::{Clock, ConnectionBadge, TaskForm, TaskList};
+use frontend::live::{Backoff, ConnectionState, is_silent, retry_delay_ms};
 use leptos::mount::mount_to;
 use leptos::prelude::*;
 use leptos::task::tick;
@@ -170,35 +170,54 @@ async fn an_empty_list_says_so() {
 }
 
 #[wasm_bindgen_test]
-async fn the_clock_renders_the_latest_tick_and_the_connection_state() {
+async fn the_clock_renders_the_latest_tick() {
     let root = wrapper();
-    let state = RwSignal::new(ConnectionState::Connecting);
     let time = RwSignal::new(None::<String>);
-    let _mounted = mount_to(
-        root.clone(),
-        move || view! { <Clock state=state time=time /> },
-    );
+    let _mounted = mount_to(root.clone(), move || view! { <Clock time=time /> });
     settle().await;
-    assert!(
-        find::<HtmlElement>(&root, ".badge")
-            .text_content()
-            .unwrap()
-            .contains("connecting")
-    );
+    assert_eq!(root.text_content().unwrap(), "The time is: --:--:--");
 
     time.set(Some("The time is: 12:34:56".into()));
-    state.set(ConnectionState::Live);
     settle().await;
 
-    assert_eq!(
-        find::<HtmlElement>(&root, ".clock-time")
-            .text_content()
-            .unwrap(),
-        "The time is: 12:34:56"
-    );
+    assert_eq!(root.text_content().unwrap(), "The time is: 12:34:56");
+}
+
+#[wasm_bindgen_test]
+async fn the_badge_shows_the_round_trip_when_live_and_a_countdown_with_retry_when_waiting() {
+    let root = wrapper();
+    let state = RwSignal::new(ConnectionState::Live);
+    let rtt = RwSignal::new(Some(12));
+    let retry_in = RwSignal::new(None::<u32>);
+    let retries = Rc::new(Cell::new(0));
+    let counted = retries.clone();
+    let _mounted = mount_to(root.clone(), move || {
+        let counted = counted.clone();
+        view! {
+            <ConnectionBadge
+                state=state
+                rtt_ms=rtt
+                retry_in_secs=retry_in
+                on_retry=move || counted.set(counted.get() + 1)
+            />
+        }
+    });
+    settle().await;
     let badge = find::<HtmlElement>(&root, ".badge");
+    let button = find::<HtmlButtonElement>(&root, "button");
     assert!(badge.class_name().contains("badge-live"));
-    assert!(badge.text_content().unwrap().ends_with("live"));
+    assert!(root.text_content().unwrap().contains("round trip 12 ms"));
+    assert!(button.hidden());
+
+    state.set(ConnectionState::Reconnecting);
+    retry_in.set(Some(3));
+    settle().await;
+
+    assert!(badge.text_content().unwrap().ends_with("reconnecting"));
+    assert!(root.text_content().unwrap().contains("next try in 3 s"));
+    assert!(!button.hidden());
+    button.click();
+    assert_eq!(retries.get(), 1);
 }
 
 #[wasm_bindgen_test]
@@ -208,4 +227,31 @@ fn reconnect_delays_grow_exponentially_with_full_jitter_and_a_cap() {
     assert_eq!(retry_delay_ms(20, 1.0), 30_000);
     assert_eq!(retry_delay_ms(3, 0.5), 2_000);
     assert_eq!(retry_delay_ms(3, 0.0), 0);
+}
+
+#[wasm_bindgen_test]
+fn the_backoff_grows_with_failures_and_resets_after_a_stable_minute() {
+    let mut backoff = Backoff::default();
+    let ceilings: Vec<u32> = (0..4).map(|_| backoff.next_delay_ms(0.0, 1.0)).collect();
+    assert_eq!(ceilings, [500, 1_000, 2_000, 4_000]);
+
+    backoff.opened(10_000.0);
+    assert_eq!(
+        backoff.next_delay_ms(20_000.0, 1.0),
+        8_000,
+        "ten seconds up is not stable"
+    );
+
+    backoff.opened(30_000.0);
+    assert_eq!(
+        backoff.next_delay_ms(90_000.0, 1.0),
+        500,
+        "a stable minute resets"
+    );
+}
+
+#[wasm_bindgen_test]
+fn five_seconds_without_a_message_means_the_connection_is_dead() {
+    assert!(!is_silent(10_000.0, 5_000.0));
+    assert!(is_silent(10_001.0, 5_000.0));
 }

@@ -480,6 +480,78 @@ mod tests {
         conn.finished().await;
     }
 
+    /// A peer whose socket takes the greeting, then never accepts another byte.
+    struct StuckSink {
+        accepted: usize,
+    }
+
+    impl Sink<Message> for StuckSink {
+        type Error = Infallible;
+
+        fn poll_ready(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Infallible>> {
+            if self.accepted < 2 {
+                std::task::Poll::Ready(Ok(()))
+            } else {
+                std::task::Poll::Pending
+            }
+        }
+
+        fn start_send(mut self: std::pin::Pin<&mut Self>, _: Message) -> Result<(), Infallible> {
+            self.accepted += 1;
+            Ok(())
+        }
+
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Infallible>> {
+            self.poll_ready(cx)
+        }
+
+        fn poll_close(
+            self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Infallible>> {
+            self.poll_ready(cx)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_whose_socket_accepts_nothing_is_dropped_after_the_send_timeout() {
+        let (_client, server_in) = mpsc::unbounded::<Result<Message, Infallible>>();
+        let (events, receiver) = broadcast::channel(16);
+        let (_ticks, feed) = watch::channel(None);
+        let session = Session {
+            prelude: vec!["hello".into()],
+            last_seq: 0,
+            events: receiver,
+            ticks: feed,
+            shutdown: CancellationToken::new(),
+            timing: Timing {
+                ping_interval: Duration::from_secs(3600),
+                idle_timeout: Duration::from_secs(3600),
+                send_timeout: TIMING.send_timeout,
+            },
+        };
+        let started = Instant::now();
+        let task = tokio::spawn(serve(StuckSink { accepted: 0 }, server_in, session));
+
+        events.send(event(1)).unwrap();
+        events.send(event(2)).unwrap();
+
+        task.await.unwrap();
+        // Blocked on event 2 for the send timeout; then the close frame and the flush get one more
+        // timeout each, so a stuck peer costs at most three of them.
+        let held = started.elapsed();
+        assert!(
+            held >= TIMING.send_timeout && held <= TIMING.send_timeout * 3,
+            "{held:?}"
+        );
+    }
+
     #[test]
     fn a_long_reason_is_cut_at_a_character_boundary() {
         let cut = truncate("é".repeat(100), MAX_CLOSE_REASON_BYTES);

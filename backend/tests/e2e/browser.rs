@@ -213,6 +213,11 @@ impl Browser {
             .collect()
     }
 
+    /// Runs `script` in the page.
+    pub async fn execute(&self, script: &str) {
+        self.client.execute(script, Vec::new()).await.unwrap();
+    }
+
     pub async fn reload(&self) {
         self.client.refresh().await.unwrap();
     }

@@ -6,6 +6,8 @@
 
 mod browser;
 
+use std::time::Duration;
+
 use serde_json::json;
 use shared::Task;
 
@@ -135,4 +137,126 @@ async fn a_title_the_server_would_refuse_is_explained_beside_the_input() {
         .await;
     assert_eq!(response.status(), 400);
     browser.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
+async fn a_task_added_in_one_window_appears_in_another_within_a_second_without_a_reload() {
+    let server = TestServer::start().await;
+    let adding = Browser::open(&server.url("/")).await;
+    let watching = Browser::open(&server.url("/")).await;
+    for browser in [&adding, &watching] {
+        browser
+            .wait_for_text(".badge", |t| t.ends_with("live"))
+            .await;
+    }
+
+    adding.type_into("#new-task-title", "Seen everywhere").await;
+    adding.press_enter("#new-task-title").await;
+    adding
+        .wait_for_text(".task-list", |t| t.contains("Seen everywhere"))
+        .await;
+
+    watching
+        .wait_for_text_within(".task-list", std::time::Duration::from_secs(1), |t| {
+            t.contains("Seen everywhere")
+        })
+        .await;
+    assert_eq!(
+        adding.count(".task").await,
+        1,
+        "the adding window shows it once"
+    );
+    assert_eq!(watching.count(".task").await, 1);
+    adding.close().await;
+    watching.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
+async fn after_a_server_restart_the_page_catches_up_with_changes_made_while_it_was_away() {
+    let mut server = TestServer::start().await;
+    let browser = Browser::open(&server.url("/")).await;
+    browser
+        .wait_for_text(".badge", |t| t.ends_with("live"))
+        .await;
+    server
+        .post_json("/api/tasks", &json!({ "title": "before the restart" }))
+        .await;
+    browser
+        .wait_for_text(".task-list", |t| t.contains("before the restart"))
+        .await;
+
+    server.stop().await;
+    browser
+        .wait_for_text(".connection", |t| {
+            t.contains("reconnecting") && t.contains("Retry now")
+        })
+        .await;
+    server.restart().await;
+    server
+        .post_json("/api/tasks", &json!({ "title": "after the restart" }))
+        .await;
+
+    browser
+        .wait_for_text(".task-list", |t| t.contains("after the restart"))
+        .await;
+    browser
+        .wait_for_text(".badge", |t| t.ends_with("live"))
+        .await;
+    assert_eq!(browser.count(".task").await, 2);
+    browser.close().await;
+}
+
+/// What makes the waiting page reconnect before its backoff runs out.
+#[derive(Debug, Clone, Copy)]
+enum Trigger {
+    RetryNowButton,
+    BrowserOnlineEvent,
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
+async fn retry_now_and_the_browser_coming_online_reconnect_without_waiting_out_the_backoff() {
+    let mut server = TestServer::start().await;
+    let browser = Browser::open(&server.url("/")).await;
+    browser
+        .wait_for_text(".badge", |t| t.ends_with("live"))
+        .await;
+
+    for trigger in [Trigger::RetryNowButton, Trigger::BrowserOnlineEvent] {
+        server.stop().await;
+        // Wait until the next attempt is at least 4 s away, so only the trigger can explain an
+        // earlier reconnect.
+        browser
+            .wait_for_text_within(".connection-detail", Duration::from_secs(60), |t| {
+                seconds_to_next_try(t).is_some_and(|secs| secs >= 4)
+            })
+            .await;
+        let observed = std::time::Instant::now();
+        server.restart().await;
+
+        match trigger {
+            Trigger::RetryNowButton => browser.click(".connection button").await,
+            Trigger::BrowserOnlineEvent => {
+                browser
+                    .execute("window.dispatchEvent(new Event('online'))")
+                    .await
+            }
+        }
+
+        let patience = Duration::from_millis(2500).saturating_sub(observed.elapsed());
+        browser
+            .wait_for_text_within(".badge", patience, |t| t.ends_with("live"))
+            .await;
+    }
+    browser.close().await;
+}
+
+/// `N` from the countdown text "next try in N s".
+fn seconds_to_next_try(text: &str) -> Option<u32> {
+    text.strip_prefix("next try in ")?
+        .strip_suffix(" s")?
+        .parse()
+        .ok()
 }

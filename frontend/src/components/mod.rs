@@ -1,9 +1,11 @@
 //! The page's components, one per file; each takes signals and callbacks, never the network.
 
 mod clock;
+mod connection_badge;
 mod task_form;
 mod task_list;
 
 pub use clock::Clock;
+pub use connection_badge::ConnectionBadge;
 pub use task_form::TaskForm;
 pub use task_list::TaskList;

@@ -1,0 +1,109 @@
+//! The task list as the page holds it: REST snapshots and live events merged, idempotent by `seq`.
+//!
+//! A snapshot from `GET /api/tasks` says which event `seq` it reflects; a live event applies only
+//! if its `seq` is newer than what the board already has. Recent events are kept so that a snapshot
+//! older than them can be brought up to date again, whichever of the two arrives first.
+
+use std::collections::VecDeque;
+
+use shared::{ServerMsg, Task};
+
+/// How many applied events are kept to re-apply on top of an older snapshot.
+const RECENT_EVENTS: usize = 256;
+
+/// The page's tasks and how up to date they are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Board {
+    tasks: Vec<Task>,
+    /// The newest event `seq` reflected in `tasks`.
+    seq: i64,
+    /// Whether a snapshot has been loaded (before that, `seq` means nothing to the server).
+    loaded: bool,
+    /// A snapshot older than this misses events the live stream will not send again.
+    required_seq: i64,
+    recent: VecDeque<ServerMsg>,
+}
+
+impl Board {
+    /// Tasks, oldest first.
+    pub fn tasks(&self) -> &[Task] {
+        &self.tasks
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        self.loaded
+    }
+
+    /// The `seq` to resume from after a reconnect, once a snapshot is loaded.
+    pub fn resume_seq(&self) -> Option<i64> {
+        self.loaded.then_some(self.seq)
+    }
+
+    /// The live stream starts after `seq` (a `hello` without `since`): a snapshot must reflect at
+    /// least that much. Returns whether the board must be reloaded to get there.
+    pub fn require(&mut self, seq: i64) -> bool {
+        self.required_seq = self.required_seq.max(seq);
+        !self.loaded || self.seq < self.required_seq
+    }
+
+    /// Takes a REST snapshot reflecting events up to `seq`, re-applying newer events already seen.
+    /// Returns `false` (and changes nothing) when the snapshot is too old to use.
+    pub fn load(&mut self, tasks: Vec<Task>, seq: i64) -> bool {
+        if seq < self.required_seq {
+            return false;
+        }
+        self.tasks = tasks;
+        self.seq = seq;
+        self.loaded = true;
+        let newer: Vec<ServerMsg> = self
+            .recent
+            .iter()
+            .filter(|event| event.seq().is_some_and(|s| s > seq))
+            .cloned()
+            .collect();
+        for event in &newer {
+            self.change(event);
+            self.seq = self.seq.max(event.seq().unwrap_or(self.seq));
+        }
+        true
+    }
+
+    /// Applies a live task event once: an event at or below the board's `seq` is ignored.
+    /// Returns whether it changed anything.
+    pub fn apply(&mut self, event: &ServerMsg) -> bool {
+        let Some(seq) = event.seq() else {
+            return false;
+        };
+        if self.recent.iter().any(|seen| seen.seq() == Some(seq)) || seq <= self.seq {
+            return false;
+        }
+        if self.recent.len() == RECENT_EVENTS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(event.clone());
+        self.change(event);
+        if self.loaded {
+            self.seq = seq;
+        }
+        true
+    }
+
+    /// Adds or refreshes one task the page itself just created or changed over REST.
+    pub fn upsert(&mut self, task: Task) {
+        match self.tasks.iter_mut().find(|t| t.id == task.id) {
+            Some(existing) if existing.version < task.version => *existing = task,
+            Some(_) => {}
+            None => self.tasks.push(task),
+        }
+    }
+
+    fn change(&mut self, event: &ServerMsg) {
+        match event {
+            ServerMsg::TaskCreated { task, .. } | ServerMsg::TaskUpdated { task, .. } => {
+                self.upsert(task.clone())
+            }
+            ServerMsg::TaskDeleted { id, .. } => self.tasks.retain(|t| t.id != *id),
+            _ => {}
+        }
+    }
+}
