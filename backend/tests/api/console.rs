@@ -11,21 +11,23 @@ fn tasktick() -> Command {
     command
 }
 
+/// Runs `tasktick ARGS` to completion without blocking the server's runtime.
+async fn run_tasktick(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || tasktick().args(args).output())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+fn args(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|part| part.to_string()).collect()
+}
+
 #[tokio::test]
 async fn add_prints_the_created_task_and_the_server_lists_it() {
     let app = spawn_app().await;
 
-    let output = tokio::task::spawn_blocking({
-        let server = app.url("");
-        move || {
-            tasktick()
-                .args(["add", "from the console", "--server", &server])
-                .output()
-        }
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let output = run_tasktick(args(&["add", "from the console", "--server", &app.url("")])).await;
 
     assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8(output.stdout).unwrap();
@@ -41,17 +43,7 @@ async fn add_prints_the_created_task_and_the_server_lists_it() {
 async fn add_prints_the_problem_detail_and_fails_when_refused() {
     let app = spawn_app().await;
 
-    let output = tokio::task::spawn_blocking({
-        let server = app.url("");
-        move || {
-            tasktick()
-                .args(["add", "   ", "--server", &server])
-                .output()
-        }
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let output = run_tasktick(args(&["add", "   ", "--server", &app.url("")])).await;
 
     assert!(!output.status.success());
     let stderr = String::from_utf8(output.stderr).unwrap();
@@ -104,14 +96,7 @@ async fn watch_fails_with_a_clear_message_when_it_cannot_connect() {
         .unwrap()
         .port();
 
-    let output = tokio::task::spawn_blocking(move || {
-        tasktick()
-            .args(["watch", &format!("ws://127.0.0.1:{port}/ws")])
-            .output()
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let output = run_tasktick(args(&["watch", &format!("ws://127.0.0.1:{port}/ws")])).await;
 
     assert!(!output.status.success());
     let stderr = String::from_utf8(output.stderr).unwrap();

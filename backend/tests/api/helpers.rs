@@ -94,6 +94,11 @@ impl TestApp {
         format!("ws://{}/ws", self.addr)
     }
 
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
     /// `POST /api/tasks` with a raw body and content type.
     pub async fn post_tasks_raw(
         &self,

@@ -126,7 +126,7 @@ async fn the_task_list_says_which_seq_it_reflects() {
     app.create_task("a").await;
     app.create_task("b").await;
 
-    let response = app.client.get(app.url("/api/tasks")).send().await.unwrap();
+    let response = app.get("/api/tasks").await;
 
     assert_eq!(response.headers()["tasktick-seq"], "2");
 }

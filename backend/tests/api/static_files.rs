@@ -2,11 +2,16 @@
 
 use crate::helpers::spawn_app;
 
+async fn assert_is_the_page(response: reqwest::Response) {
+    let body = response.text().await.unwrap();
+    assert!(body.contains("<title>tasktick</title>"), "{body}");
+}
+
 #[tokio::test]
 async fn the_page_is_served_at_the_root_and_revalidated_on_every_load() {
     let app = spawn_app().await;
 
-    let response = app.client.get(app.url("/")).send().await.unwrap();
+    let response = app.get("/").await;
 
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-cache");
@@ -16,46 +21,24 @@ async fn the_page_is_served_at_the_root_and_revalidated_on_every_load() {
             .unwrap()
             .starts_with("text/html")
     );
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("<title>tasktick</title>")
-    );
+    assert_is_the_page(response).await;
 }
 
 #[tokio::test]
 async fn a_client_route_falls_back_to_the_page() {
     let app = spawn_app().await;
 
-    let response = app
-        .client
-        .get(app.url("/some/client/route"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/some/client/route").await;
 
     assert_eq!(response.status(), 200);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("<title>tasktick</title>")
-    );
+    assert_is_the_page(response).await;
 }
 
 #[tokio::test]
 async fn wasm_is_served_as_application_wasm_and_hashed_assets_are_immutable() {
     let app = spawn_app().await;
 
-    let response = app
-        .client
-        .get(app.url("/frontend-0123456789abcdef_bg.wasm"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/frontend-0123456789abcdef_bg.wasm").await;
 
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/wasm");
@@ -69,12 +52,7 @@ async fn wasm_is_served_as_application_wasm_and_hashed_assets_are_immutable() {
 async fn a_missing_asset_is_a_404_not_the_page() {
     let app = spawn_app().await;
 
-    let response = app
-        .client
-        .get(app.url("/missing-0123456789abcdef.js"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/missing-0123456789abcdef.js").await;
 
     assert_eq!(response.status(), 404);
 }
@@ -83,7 +61,7 @@ async fn a_missing_asset_is_a_404_not_the_page() {
 async fn the_health_check_answers_ok() {
     let app = spawn_app().await;
 
-    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let response = app.get("/healthz").await;
 
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();

@@ -18,15 +18,7 @@ async fn creating_a_task_answers_201_with_the_task_and_its_location() {
     assert!(!task.done);
     assert_eq!(task.version, 1);
     assert_eq!(location, format!("/api/tasks/{}", task.id));
-    let fetched: Task = app
-        .client
-        .get(app.url(&location))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fetched: Task = app.get(&location).await.json().await.unwrap();
     assert_eq!(fetched, task);
 }
 
@@ -155,20 +147,10 @@ async fn a_body_over_64_kib_is_a_413_problem() {
 async fn an_unknown_task_id_is_a_404_problem_and_a_malformed_one_a_400() {
     let app = spawn_app().await;
 
-    let missing = app
-        .client
-        .get(app.url("/api/tasks/999"))
-        .send()
-        .await
-        .unwrap();
+    let missing = app.get("/api/tasks/999").await;
     assert!(assert_problem(missing, 404).await.detail.contains("999"));
 
-    let malformed = app
-        .client
-        .get(app.url("/api/tasks/abc"))
-        .send()
-        .await
-        .unwrap();
+    let malformed = app.get("/api/tasks/abc").await;
     assert_problem(malformed, 400).await;
 }
 
@@ -176,12 +158,7 @@ async fn an_unknown_task_id_is_a_404_problem_and_a_malformed_one_a_400() {
 async fn an_unknown_api_path_is_a_404_problem_not_the_front_end() {
     let app = spawn_app().await;
 
-    let response = app
-        .client
-        .get(app.url("/api/nothing-here"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/api/nothing-here").await;
 
     assert!(
         assert_problem(response, 404)

@@ -67,10 +67,7 @@ async fn the_page_shows_the_outage_and_comes_back_live_by_itself_when_the_server
 #[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
 async fn a_task_added_through_the_form_is_listed_stored_and_still_there_after_a_reload() {
     let server = TestServer::start().await;
-    let browser = Browser::open(&server.url("/")).await;
-    browser
-        .wait_for_text(".list-status", |t| t.contains("No tasks yet"))
-        .await;
+    let browser = open_empty_board(&server).await;
 
     browser.type_into("#new-task-title", "Buy milk").await;
     browser.press_enter("#new-task-title").await;
@@ -95,10 +92,7 @@ async fn a_task_added_through_the_form_is_listed_stored_and_still_there_after_a_
 #[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
 async fn an_empty_title_shows_an_error_and_adds_nothing() {
     let server = TestServer::start().await;
-    let browser = Browser::open(&server.url("/")).await;
-    browser
-        .wait_for_text(".list-status", |t| t.contains("No tasks yet"))
-        .await;
+    let browser = open_empty_board(&server).await;
 
     browser.type_into("#new-task-title", "   ").await;
     browser.click("button[type=submit]").await;
@@ -116,10 +110,7 @@ async fn an_empty_title_shows_an_error_and_adds_nothing() {
 #[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
 async fn a_title_the_server_would_refuse_is_explained_beside_the_input() {
     let server = TestServer::start().await;
-    let browser = Browser::open(&server.url("/")).await;
-    browser
-        .wait_for_text(".list-status", |t| t.contains("No tasks yet"))
-        .await;
+    let browser = open_empty_board(&server).await;
     let too_long = "x".repeat(shared::TaskTitle::MAX_CHARS + 1);
 
     browser.type_into("#new-task-title", &too_long).await;
@@ -206,6 +197,15 @@ async fn after_a_server_restart_the_page_catches_up_with_changes_made_while_it_w
         .await;
     assert_eq!(browser.count(".task").await, 2);
     browser.close().await;
+}
+
+/// Opens the page and waits until it has loaded the (empty) list.
+async fn open_empty_board(server: &TestServer) -> Browser {
+    let browser = Browser::open(&server.url("/")).await;
+    browser
+        .wait_for_text(".list-status", |t| t.contains("No tasks yet"))
+        .await;
+    browser
 }
 
 /// What makes the waiting page reconnect before its backoff runs out.
