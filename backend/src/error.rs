@@ -3,7 +3,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared::problem::PROBLEM_CONTENT_TYPE;
-use shared::{FieldError, PatchError, Problem, TitleError};
+use shared::{FieldError, PatchError, Problem, Task, TitleError};
 
 use crate::store::StoreError;
 
@@ -28,6 +28,12 @@ pub enum AppError {
     /// 404: nothing lives at this path or id.
     #[error("{0}")]
     NotFound(String),
+    /// 405: the path exists but not with this method; `Allow` lists the ones it has.
+    #[error("This endpoint does not support the method {method}. Use one of: {allow}.")]
+    MethodNotAllowed { method: String, allow: String },
+    /// 412: `If-Match` named a version the task no longer has; nothing changed.
+    #[error("The task changed since you read it (it is now version {}). Reload it and try again.", .0.version)]
+    PreconditionFailed(Box<Task>),
     /// 413: the body is larger than the API reads.
     #[error(
         "The request body is larger than {} bytes. Send a smaller body.",
@@ -40,6 +46,14 @@ pub enum AppError {
     /// 503: the server is at its connection limit; try again after `retry_after_secs`.
     #[error("The server is at its connection limit. Try again in {retry_after_secs} seconds.")]
     Overloaded { retry_after_secs: u32 },
+    /// 422: an `Idempotency-Key` was reused for a different request.
+    #[error(
+        "This Idempotency-Key was already used for a different request. Use a new key for a new request."
+    )]
+    IdempotencyKeyReused,
+    /// 500: a response could not be encoded (a bug). Logged; the client sees a generic message.
+    #[error("The server could not complete the request. Try again later.")]
+    Encoding(String),
     /// 500: the store failed. The cause is logged; the client sees a generic message.
     #[error("The server could not complete the request. Try again later.")]
     Store(#[from] StoreError),
@@ -84,10 +98,13 @@ impl AppError {
             Self::NotWebSocket(_) => StatusCode::BAD_REQUEST,
             Self::ForbiddenOrigin(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Encoding(_) | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -100,10 +117,13 @@ impl AppError {
             Self::NotWebSocket(_) => "/problems/websocket-required",
             Self::ForbiddenOrigin(_) => "/problems/forbidden-origin",
             Self::NotFound(_) => "/problems/not-found",
+            Self::MethodNotAllowed { .. } => "/problems/method-not-allowed",
+            Self::PreconditionFailed(_) => "/problems/precondition-failed",
             Self::PayloadTooLarge => "/problems/payload-too-large",
             Self::UnsupportedMediaType(_) => "/problems/unsupported-media-type",
+            Self::IdempotencyKeyReused => "/problems/idempotency-key-reused",
             Self::Overloaded { .. } => "/problems/overloaded",
-            Self::Store(_) => "/problems/internal",
+            Self::Encoding(_) | Self::Store(_) => "/problems/internal",
         }
     }
 
@@ -119,14 +139,20 @@ impl AppError {
                 Self::Validation(errors) => errors.clone(),
                 _ => Vec::new(),
             },
+            current: match self {
+                Self::PreconditionFailed(task) => Some((**task).clone()),
+                _ => None,
+            },
         }
     }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if let Self::Store(error) = &self {
-            tracing::error!(error = %error, "store failure");
+        match &self {
+            Self::Store(error) => tracing::error!(%error, "store failure"),
+            Self::Encoding(error) => tracing::error!(%error, "encoding failure"),
+            _ => {}
         }
         let status = self.status();
         let mut response = (status, axum::Json(self.problem())).into_response();
@@ -135,8 +161,16 @@ impl IntoResponse for AppError {
             header::CONTENT_TYPE,
             HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
         );
-        if let Self::Overloaded { retry_after_secs } = self {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        match self {
+            Self::Overloaded { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            Self::MethodNotAllowed { allow, .. } => {
+                if let Ok(allow) = HeaderValue::from_str(&allow) {
+                    headers.insert(header::ALLOW, allow);
+                }
+            }
+            _ => {}
         }
         response
     }

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
-use tokio::sync::{Mutex, broadcast};
+use shared::ServerMsg;
+use tokio::sync::{Mutex, MutexGuard, broadcast};
 
-use crate::store::{Changed, StoreError};
 use crate::ws::clock::encode;
 
 /// How many events a connection may fall behind the live stream before it gets `resync`.
@@ -23,9 +23,15 @@ pub struct Event {
 #[derive(Clone)]
 pub struct EventHub {
     sender: broadcast::Sender<Event>,
-    /// Held from the store write until the broadcast, so events enter the channel in `seq` order
-    /// even when two requests commit at nearly the same time. (SQLite serialises writes anyway.)
+    /// Held from the store write until the broadcast (see [`Writer`]), so events enter the
+    /// channel in `seq` order even when two requests commit at nearly the same time.
     order: Arc<Mutex<()>>,
+}
+
+/// The right to write to the store and then publish, one writer at a time.
+pub struct Writer<'a> {
+    sender: &'a broadcast::Sender<Event>,
+    _order: MutexGuard<'a, ()>,
 }
 
 impl EventHub {
@@ -41,31 +47,34 @@ impl EventHub {
         self.sender.subscribe()
     }
 
-    /// Runs the store change `write` and publishes its event.
-    pub async fn publish<T, Fut>(&self, write: Fut) -> Result<Option<T>, StoreError>
-    where
-        Fut: Future<Output = Result<Option<Changed<T>>, StoreError>>,
-    {
-        let _in_order = self.order.lock().await;
-        let Some(changed) = write.await? else {
-            return Ok(None);
-        };
-        let seq = changed
-            .event
-            .seq()
-            .expect("the store records task events, which carry a seq");
-        // An error only means no connection is listening right now.
-        let _ = self.sender.send(Event {
-            seq,
-            text: encode(&changed.event),
-        });
-        Ok(Some(changed.value))
+    /// Waits for the turn to write. Hold the [`Writer`] across the store write and its publish.
+    pub async fn writer(&self) -> Writer<'_> {
+        Writer {
+            sender: &self.sender,
+            _order: self.order.lock().await,
+        }
+    }
+}
+
+impl Writer<'_> {
+    /// Sends each event to every connection, serialised once.
+    pub fn publish(&self, events: &[ServerMsg]) {
+        for event in events {
+            let seq = event
+                .seq()
+                .expect("the store records task events, which carry a seq");
+            // An error only means no connection is listening right now.
+            let _ = self.sender.send(Event {
+                seq,
+                text: encode(event),
+            });
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use shared::{ServerMsg, TaskId};
+    use shared::TaskId;
 
     use super::*;
 
@@ -75,20 +84,11 @@ mod tests {
         let mut first = hub.subscribe();
         let mut second = hub.subscribe();
 
-        let published = hub
-            .publish(async {
-                Ok(Some(Changed {
-                    value: (),
-                    event: ServerMsg::TaskDeleted {
-                        seq: 7,
-                        id: TaskId(1),
-                    },
-                }))
-            })
-            .await
-            .unwrap();
+        hub.writer().await.publish(&[ServerMsg::TaskDeleted {
+            seq: 7,
+            id: TaskId(1),
+        }]);
 
-        assert_eq!(published, Some(()));
         let (a, b) = (first.recv().await.unwrap(), second.recv().await.unwrap());
         assert_eq!((a.seq, b.seq), (7, 7));
         assert_eq!(a.text.as_str(), r#"{"type":"task_deleted","seq":7,"id":1}"#);
@@ -97,16 +97,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn nothing_is_published_when_the_store_changed_nothing() {
+    async fn one_writer_at_a_time() {
         let hub = EventHub::new(8);
-        let mut receiver = hub.subscribe();
+        let writer = hub.writer().await;
 
-        let published = hub
-            .publish(async { Ok(None::<Changed<()>>) })
-            .await
-            .unwrap();
+        let second = tokio::time::timeout(std::time::Duration::from_millis(50), hub.writer()).await;
 
-        assert_eq!(published, None);
-        assert!(receiver.try_recv().is_err());
+        assert!(
+            second.is_err(),
+            "a second writer got in while the first held its turn"
+        );
+        drop(writer);
+        hub.writer().await;
     }
 }

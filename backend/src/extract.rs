@@ -1,6 +1,6 @@
 //! Extractors whose rejections become [`AppError`]s, so every failure has the same problem body.
 
-use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -70,6 +70,31 @@ where
 fn path_rejection(rejection: PathRejection) -> AppError {
     AppError::BadRequest(format!(
         "The path is not valid: {}",
+        source_text(&rejection)
+    ))
+}
+
+/// `axum::extract::Query` with problem-details rejections (400 for unknown parameters or values).
+pub struct AppQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AppQuery<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(query_rejection(rejection)),
+        }
+    }
+}
+
+fn query_rejection(rejection: QueryRejection) -> AppError {
+    AppError::BadRequest(format!(
+        "The query string is not valid: {}",
         source_text(&rejection)
     ))
 }

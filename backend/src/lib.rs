@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod conditional;
 pub mod config;
 pub mod error;
 pub mod events;

@@ -38,17 +38,46 @@ impl From<gloo_net::Error> for ApiError {
     }
 }
 
-/// `GET /api/tasks`: every task, oldest first, and the event `seq` the list reflects.
+/// `GET /api/tasks`, following the `next` links: every task, oldest first, and the event `seq` the
+/// list reflects. The first page's `seq` is the safe one: a change made while later pages load shows
+/// in them and is applied again, idempotently, from the live stream.
 pub async fn list_tasks() -> Result<(Vec<Task>, i64), ApiError> {
-    let response = Request::get(TASKS_PATH).send().await?;
-    let seq = response
-        .headers()
-        .get(SEQ_HEADER)
-        .and_then(|value| value.parse().ok())
-        .ok_or(ApiError::Unexpected {
-            status: response.status(),
-        })?;
-    Ok((decode(response, 200).await?, seq))
+    let mut url = format!("{TASKS_PATH}?limit=1000");
+    let mut tasks = Vec::new();
+    let mut first_seq = None;
+    loop {
+        let response = Request::get(&url).send().await?;
+        let seq = response
+            .headers()
+            .get(SEQ_HEADER)
+            .and_then(|value| value.parse().ok());
+        let next = response
+            .headers()
+            .get("link")
+            .as_deref()
+            .and_then(next_link);
+        let page: Vec<Task> = decode(response, 200).await?;
+        first_seq = first_seq.or(seq);
+        tasks.extend(page);
+        match next {
+            Some(next) => url = next,
+            None => break,
+        }
+    }
+    let seq = first_seq.ok_or(ApiError::Unexpected { status: 200 })?;
+    Ok((tasks, seq))
+}
+
+/// The target of `rel="next"` in an RFC 8288 `Link` header.
+pub fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|link| {
+        let (target, params) = link.trim().split_once(';')?;
+        let is_next = params
+            .split(';')
+            .any(|param| param.trim().replace(' ', "") == "rel=\"next\"");
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        is_next.then(|| target.to_owned())
+    })
 }
 
 /// `POST /api/tasks`: creates a task from a title that already passed the shared rule.

@@ -3,7 +3,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use frontend::api::ApiError;
+use frontend::api::{ApiError, next_link};
 use frontend::components::{Clock, ConnectionBadge, TaskForm, TaskList};
 use frontend::live::{Backoff, ConnectionState, is_silent, retry_delay_ms};
 use leptos::mount::mount_to;
@@ -92,6 +92,7 @@ async fn the_form_shows_the_servers_problem_detail_and_keeps_the_input() {
                     status: 400,
                     detail: "The server says no to this title.".into(),
                     errors: Vec::new(),
+                    current: None,
                 }))
             } />
         }
@@ -254,4 +255,17 @@ fn the_backoff_grows_with_failures_and_resets_after_a_stable_minute() {
 fn five_seconds_without_a_message_means_the_connection_is_dead() {
     assert!(!is_silent(10_000.0, 5_000.0));
     assert!(is_silent(10_001.0, 5_000.0));
+}
+
+#[wasm_bindgen_test]
+fn the_next_page_is_found_in_the_link_header() {
+    assert_eq!(
+        next_link(r#"</api/tasks?limit=2&cursor=c1.2>; rel="next""#).as_deref(),
+        Some("/api/tasks?limit=2&cursor=c1.2")
+    );
+    assert_eq!(
+        next_link(r#"</a>; rel="prev", </b>; rel="next""#).as_deref(),
+        Some("/b")
+    );
+    assert_eq!(next_link(r#"</a>; rel="prev""#), None);
 }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::task::Task;
+
 /// Media type of a [`Problem`] body.
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
@@ -19,6 +21,9 @@ pub struct Problem {
     /// Field-level validation failures, present for `validation` problems.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// The task as it is now, for `precondition-failed` problems (a stale `If-Match`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<Task>,
 }
 
 /// One field that failed validation, addressed by its JSON name.

@@ -5,18 +5,38 @@ pub mod static_files;
 pub mod tasks;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::extract::OriginalUri;
+use axum::extract::{DefaultBodyLimit, OriginalUri, Request};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 
 use crate::{AppError, AppState};
 
-/// Everything under `/api`, with the body limit from `shared` and problem-details 404s (an unknown
-/// API path must not fall through to the front end's `index.html`).
+/// Everything under `/api`, with the body limit from `shared` and problem details for unknown paths
+/// (which must not fall through to the front end's `index.html`) and unsupported methods.
 pub fn api_router() -> Router<AppState> {
     Router::new()
         .merge(tasks::router())
         .fallback(api_not_found)
         .layer(DefaultBodyLimit::max(shared::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(method_not_allowed_as_problem))
+}
+
+/// axum answers an unsupported method with an empty 405 and an `Allow` header; give it the same
+/// problem body as every other error, keeping `Allow`.
+async fn method_not_allowed_as_problem(request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return response;
+    }
+    let allow = response
+        .headers()
+        .get(header::ALLOW)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    AppError::MethodNotAllowed { method, allow }.into_response()
 }
 
 /// `OriginalUri`, because inside the nested router the `/api` prefix is already stripped.

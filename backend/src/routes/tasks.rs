@@ -1,48 +1,134 @@
-//! `/api/tasks`: create, read, update and delete tasks. Every change is published as a task event.
+//! `/api/tasks`: create, read, update and delete tasks, with HTTP caching, optimistic concurrency
+//! and idempotent creation. Every change is published as a task event.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use shared::{CreateTask, NewTask, SEQ_HEADER, TASKS_PATH, Task, TaskId, TaskPatch, UpdateTask};
+use serde::Deserialize;
+use serde_json::json;
+use shared::{CreateTask, NewTask, SEQ_HEADER, TASKS_PATH, TaskId, TaskPatch, UpdateTask};
 
-use crate::extract::{AppJson, AppPath};
+use crate::conditional::{body_etag, cache_headers, if_match_versions, none_match_hits, task_etag};
+use crate::extract::{AppJson, AppPath, AppQuery};
+use crate::store::{Created, Guarded, IdempotencyKey, ListQuery};
 use crate::{AppError, AppState};
+
+/// Page size when `limit` is not given, and the largest allowed.
+const DEFAULT_LIMIT: u32 = 100;
+const MAX_LIMIT: u32 = 1000;
+/// Header naming a retry-safe POST.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 /// Routes of the task collection, relative to `/api`.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/tasks", get(tasks_list).post(tasks_create))
+        .route(
+            "/tasks",
+            get(tasks_list).post(tasks_create).delete(tasks_clear),
+        )
         .route(
             "/tasks/{id}",
             get(tasks_get).patch(tasks_update).delete(tasks_delete),
         )
 }
 
-/// `GET /api/tasks`: every task, oldest first, with the event `seq` the list reflects in the
-/// `tasktick-seq` header (a live client applies only newer events on top).
-async fn tasks_list(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
-    let snapshot = state.store.list().await?;
-    Ok((
-        [(SEQ_HEADER, snapshot.seq.to_string())],
-        Json(snapshot.tasks),
-    ))
+/// Query of `GET /api/tasks`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    done: Option<bool>,
+    limit: Option<u32>,
+    cursor: Option<String>,
 }
 
-/// `POST /api/tasks`: validates the title, stores the task, answers 201 with a `Location`.
+/// The opaque cursor: "after this task id". Clients pass it back as they got it.
+fn encode_cursor(after: TaskId) -> String {
+    format!("c1.{:x}", after.0)
+}
+
+fn decode_cursor(cursor: &str) -> Result<TaskId, AppError> {
+    cursor
+        .strip_prefix("c1.")
+        .and_then(|hex| i64::from_str_radix(hex, 16).ok())
+        .filter(|id| *id > 0)
+        .map(TaskId)
+        .ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "The cursor {cursor:?} is not one this server issued: use the `next` link as given."
+            ))
+        })
+}
+
+/// `GET /api/tasks[?done=][&limit=][&cursor=]`: a page of tasks, oldest first. The next page is in
+/// the `Link: <...>; rel="next"` header; `tasktick-seq` names the newest event the page reflects;
+/// `ETag` and `If-None-Match` make an unchanged page cost a 304.
+async fn tasks_list(
+    State(state): State<AppState>,
+    AppQuery(params): AppQuery<ListParams>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(AppError::BadRequest(format!(
+            "limit must be between 1 and {MAX_LIMIT} (got {limit})."
+        )));
+    }
+    let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
+    let page = state
+        .store
+        .list(ListQuery {
+            done: params.done,
+            after,
+            limit,
+        })
+        .await?;
+    let body = serde_json::to_vec(&page.tasks).map_err(|e| AppError::Encoding(e.to_string()))?;
+    let etag = body_etag(&body);
+    let mut response = if none_match_hits(&headers, &etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    };
+    let response_headers = response.headers_mut();
+    response_headers.extend(cache_headers(&etag));
+    response_headers.insert(SEQ_HEADER, page.seq.into());
+    if let (true, Some(last)) = (page.has_more, page.tasks.last()) {
+        let mut next = format!(
+            "{TASKS_PATH}?limit={limit}&cursor={}",
+            encode_cursor(last.id)
+        );
+        if let Some(done) = params.done {
+            next.push_str(&format!("&done={done}"));
+        }
+        let link = format!("<{next}>; rel=\"next\"");
+        response_headers.insert(header::LINK, link.parse().expect("the link is ASCII"));
+    }
+    Ok(response)
+}
+
+/// `POST /api/tasks`: validates the title, stores the task, answers 201 with a `Location`. With an
+/// `Idempotency-Key`, a retry of the same request gets the first answer and creates nothing.
 #[tracing::instrument(skip_all)]
 async fn tasks_create(
     State(state): State<AppState>,
+    headers: HeaderMap,
     AppJson(body): AppJson<CreateTask>,
 ) -> Result<impl IntoResponse, AppError> {
+    let key = idempotency_key(&headers, &body)?;
     let new = NewTask::try_from(body)?;
-    let task = state
-        .events
-        .publish(async { state.store.create(new).await.map(Some) })
-        .await?
-        .expect("a create always stores a task");
-    tracing::info!(id = %task.id, "task created");
+    let writer = state.events.writer().await;
+    let task = match state.store.create(new, key).await? {
+        Created::New(changed) => {
+            writer.publish(&changed.events);
+            tracing::info!(id = %changed.value.id, "task created");
+            changed.value
+        }
+        Created::Replayed(task) => task,
+        Created::KeyReused => return Err(AppError::IdempotencyKeyReused),
+    };
     let location = format!("{TASKS_PATH}/{}", task.id);
     Ok((
         StatusCode::CREATED,
@@ -51,52 +137,128 @@ async fn tasks_create(
     ))
 }
 
-/// `GET /api/tasks/{id}`: one task.
+/// The `Idempotency-Key` header, if any, with what this request asks for.
+fn idempotency_key(
+    headers: &HeaderMap,
+    body: &CreateTask,
+) -> Result<Option<IdempotencyKey>, AppError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| (1..=MAX_IDEMPOTENCY_KEY_LEN).contains(&k.len()))
+        .ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "The Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters."
+            ))
+        })?;
+    Ok(Some(IdempotencyKey {
+        key: key.to_owned(),
+        fingerprint: body.title.clone(),
+    }))
+}
+
+/// Query of `DELETE /api/tasks`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClearParams {
+    done: bool,
+}
+
+/// `DELETE /api/tasks?done=true`: deletes every done task and says how many.
+#[tracing::instrument(skip_all)]
+async fn tasks_clear(
+    State(state): State<AppState>,
+    AppQuery(params): AppQuery<ClearParams>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    if !params.done {
+        return Err(AppError::BadRequest(
+            "Only done tasks can be cleared in bulk: use ?done=true.".into(),
+        ));
+    }
+    let writer = state.events.writer().await;
+    let cleared = state.store.delete_done().await?;
+    writer.publish(&cleared.events);
+    Ok(Json(json!({ "deleted": cleared.value })))
+}
+
+/// `GET /api/tasks/{id}`: one task, with its `ETag`.
 async fn tasks_get(
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
-) -> Result<Json<Task>, AppError> {
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     let id = TaskId(id);
-    match state.store.get(id).await? {
-        Some(task) => Ok(Json(task)),
-        None => Err(AppError::NotFound(format!(
-            "There is no task with id {id}."
-        ))),
+    let task = state.store.get(id).await?.ok_or_else(|| not_found(id))?;
+    let etag = task_etag(&task);
+    if none_match_hits(&headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, cache_headers(&etag)).into_response());
     }
+    Ok((cache_headers(&etag), Json(task)).into_response())
 }
 
-/// `PATCH /api/tasks/{id}`: changes `title` and/or `done`; answers with the updated task.
+/// `PATCH /api/tasks/{id}`: changes `title` and/or `done`, if `If-Match` (when sent) still names
+/// the task's version; answers with the updated task and its new `ETag`.
 #[tracing::instrument(skip_all, fields(id))]
 async fn tasks_update(
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
+    headers: HeaderMap,
     AppJson(body): AppJson<UpdateTask>,
-) -> Result<Json<Task>, AppError> {
+) -> Result<Response, AppError> {
     let id = TaskId(id);
     let patch = TaskPatch::try_from(body)?;
-    state
-        .events
-        .publish(state.store.update(id, patch))
-        .await?
-        .map(Json)
-        .ok_or_else(|| not_found(id))
+    let expected = if_match_versions(&headers)?;
+    let writer = state.events.writer().await;
+    match state.store.update(id, patch, expected.as_deref()).await? {
+        Guarded::Changed(changed) => {
+            writer.publish(&changed.events);
+            let etag = task_etag(&changed.value);
+            Ok((cache_headers(&etag), Json(changed.value)).into_response())
+        }
+        Guarded::NotFound => Err(not_found(id)),
+        Guarded::Stale(current) => Err(AppError::PreconditionFailed(Box::new(current))),
+    }
 }
 
-/// `DELETE /api/tasks/{id}`: answers 204.
+/// `DELETE /api/tasks/{id}`: answers 204, if `If-Match` (when sent) still names the version.
 #[tracing::instrument(skip_all, fields(id))]
 async fn tasks_delete(
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
+    headers: HeaderMap,
 ) -> Result<StatusCode, AppError> {
     let id = TaskId(id);
-    state
-        .events
-        .publish(state.store.delete(id))
-        .await?
-        .map(|()| StatusCode::NO_CONTENT)
-        .ok_or_else(|| not_found(id))
+    let expected = if_match_versions(&headers)?;
+    let writer = state.events.writer().await;
+    match state.store.delete(id, expected.as_deref()).await? {
+        Guarded::Changed(changed) => {
+            writer.publish(&changed.events);
+            Ok(StatusCode::NO_CONTENT)
+        }
+        Guarded::NotFound => Err(not_found(id)),
+        Guarded::Stale(current) => Err(AppError::PreconditionFailed(Box::new(current))),
+    }
 }
 
 fn not_found(id: TaskId) -> AppError {
     AppError::NotFound(format!("There is no task with id {id}."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_round_trips_and_a_forged_one_is_refused() {
+        assert_eq!(
+            decode_cursor(&encode_cursor(TaskId(300))).unwrap(),
+            TaskId(300)
+        );
+        for forged in ["", "300", "c1.", "c1.zz", "c1.-5", "c2.12c"] {
+            assert!(decode_cursor(forged).is_err(), "{forged:?}");
+        }
+    }
 }

@@ -26,18 +26,58 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// A change and the event that records it (a `task_*` [`ServerMsg`] with its `seq`).
+/// A change and the events that record it (`task_*` [`ServerMsg`]s with their `seq`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changed<T> {
     pub value: T,
-    pub event: ServerMsg,
+    pub events: Vec<ServerMsg>,
 }
 
-/// Every task, and the `seq` of the newest event the list already reflects.
+/// The outcome of a write guarded by a precondition (`If-Match`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
+pub enum Guarded<T> {
+    Changed(Changed<T>),
+    /// No task has this id.
+    NotFound,
+    /// The task's version is not one the caller named; nothing changed. Holds the current task.
+    Stale(Task),
+}
+
+/// The outcome of a create that may carry an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    /// A new task.
+    New(Changed<Task>),
+    /// The key was used before for the same request: the task as first answered.
+    Replayed(Task),
+    /// The key was used before for a different request.
+    KeyReused,
+}
+
+/// An `Idempotency-Key` and what the request asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+/// Which page of which tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Only tasks with this `done`, if given.
+    pub done: Option<bool>,
+    /// Only tasks created after this one (the cursor).
+    pub after: Option<TaskId>,
+    pub limit: u32,
+}
+
+/// One page of tasks, oldest first, and the event `seq` it is consistent with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
     pub tasks: Vec<Task>,
     pub seq: i64,
+    /// Whether tasks after the last one on this page match too.
+    pub has_more: bool,
 }
 
 /// What a client resuming after `since` can be sent.
@@ -49,22 +89,32 @@ pub enum Replay {
     Unavailable { head: i64, reason: String },
 }
 
-/// Operations on the task collection and its event log.
+/// Operations on the task collection and its event log. Every change is recorded as events in
+/// the same transaction; a caller publishes them afterwards (see `events::EventHub`).
 #[async_trait]
 pub trait TaskStore: Send + Sync + 'static {
-    /// Stores a new task; once this returns, the task survives a crash of the process.
-    async fn create(&self, new: NewTask) -> Result<Changed<Task>, StoreError>;
-    /// Applies `patch` field by field (a concurrent update of another field is kept) and bumps
-    /// the version; `None` if no task has this id.
+    /// Stores a new task, unless `key` was already used (see [`Created`]). Once this returns,
+    /// the task survives a crash of the process.
+    async fn create(
+        &self,
+        new: NewTask,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Created, StoreError>;
+    /// Applies `patch` field by field (a concurrent update of another field is kept) and bumps the
+    /// version, if the version is one of `expected` (any, when `None`).
     async fn update(
         &self,
         id: TaskId,
         patch: TaskPatch,
-    ) -> Result<Option<Changed<Task>>, StoreError>;
-    /// Deletes a task; `None` if no task has this id.
-    async fn delete(&self, id: TaskId) -> Result<Option<Changed<()>>, StoreError>;
-    /// All tasks, oldest first, with the event `seq` they are consistent with.
-    async fn list(&self) -> Result<Snapshot, StoreError>;
+        expected: Option<&[i64]>,
+    ) -> Result<Guarded<Task>, StoreError>;
+    /// Deletes a task, if its version is one of `expected` (any, when `None`).
+    async fn delete(&self, id: TaskId, expected: Option<&[i64]>)
+    -> Result<Guarded<()>, StoreError>;
+    /// Deletes every done task; the value is how many.
+    async fn delete_done(&self) -> Result<Changed<u64>, StoreError>;
+    /// A page of tasks, oldest first.
+    async fn list(&self, query: ListQuery) -> Result<Page, StoreError>;
     /// One task, or `None` if no task has this id.
     async fn get(&self, id: TaskId) -> Result<Option<Task>, StoreError>;
     /// The newest event's `seq` (0 before the first change).

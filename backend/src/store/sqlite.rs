@@ -11,7 +11,9 @@ use shared::{NewTask, ServerMsg, Task, TaskId, TaskPatch};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
-use super::{Changed, Replay, Snapshot, StoreError, TaskStore};
+use super::{
+    Changed, Created, Guarded, IdempotencyKey, ListQuery, Page, Replay, StoreError, TaskStore,
+};
 
 /// Tasks and their event log in a SQLite database file.
 #[derive(Clone)]
@@ -84,6 +86,21 @@ impl TryFrom<EventRow> for ServerMsg {
 
 const TASK_COLUMNS: &str = "id, title, done, created_at_ms, version";
 
+/// SQL condition for an optional `If-Match` version list, bound twice as JSON (NULL: any version).
+const VERSION_MATCHES: &str = "(? IS NULL OR version IN (SELECT value FROM json_each(?)))";
+
+fn expected_json(expected: Option<&[i64]>) -> Option<String> {
+    expected.map(|versions| {
+        let parts: Vec<String> = versions.iter().map(i64::to_string).collect();
+        format!("[{}]", parts.join(","))
+    })
+}
+
+fn encode_task(task: &Task) -> Result<String, StoreError> {
+    serde_json::to_string(task)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode task {}: {e}", task.id)))
+}
+
 impl SqliteStore {
     /// Opens (creating if missing, with its folder) the database at `path` and migrates it.
     pub async fn open(path: &Path, retention: NonZeroU32) -> Result<Self, StoreError> {
@@ -119,10 +136,7 @@ impl SqliteStore {
         task_id: TaskId,
         task: Option<&Task>,
     ) -> Result<i64, StoreError> {
-        let json = task
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|e| StoreError::Corrupt(format!("cannot encode task {task_id}: {e}")))?;
+        let json = task.map(encode_task).transpose()?;
         let seq: i64 = sqlx::query_scalar(
             "INSERT INTO events (kind, task_id, task, at_ms) VALUES (?, ?, ?, ?) RETURNING seq",
         )
@@ -140,6 +154,25 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Why a guarded write changed nothing: the task is gone, or its version did not match.
+    async fn refusal<T>(
+        &self,
+        conn: &mut SqliteConnection,
+        id: TaskId,
+    ) -> Result<Guarded<T>, StoreError> {
+        let row: Option<TaskRow> =
+            sqlx::query_as(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?"))
+                .bind(id.0)
+                .fetch_optional(&mut *conn)
+                .await?;
+        Ok(match row {
+            Some(row) => Guarded::Stale(row.try_into()?),
+            None => Guarded::NotFound,
+        })
+    }
+}
+
 async fn head(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
     // sqlite_sequence keeps the highest seq ever issued, even after every event row was pruned.
     let head: Option<i64> =
@@ -149,30 +182,70 @@ async fn head(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
     Ok(head.unwrap_or(0))
 }
 
+/// How long an idempotency key is remembered.
+const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+
 #[async_trait]
 impl TaskStore for SqliteStore {
-    #[tracing::instrument(skip(self), fields(title = %new.title.as_str()))]
-    async fn create(&self, new: NewTask) -> Result<Changed<Task>, StoreError> {
+    #[tracing::instrument(skip(self, key), fields(title = %new.title.as_str()))]
+    async fn create(
+        &self,
+        new: NewTask,
+        key: Option<IdempotencyKey>,
+    ) -> Result<Created, StoreError> {
+        let now = Utc::now().timestamp_millis();
         let mut tx = self.pool.begin().await?;
+        if let Some(key) = &key {
+            sqlx::query("DELETE FROM idempotency_keys WHERE created_at_ms <= ?")
+                .bind(now - IDEMPOTENCY_TTL_MS)
+                .execute(&mut *tx)
+                .await?;
+            let seen: Option<(String, String)> =
+                sqlx::query_as("SELECT fingerprint, response FROM idempotency_keys WHERE key = ?")
+                    .bind(&key.key)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some((fingerprint, response)) = seen {
+                if fingerprint != key.fingerprint {
+                    return Ok(Created::KeyReused);
+                }
+                let task = serde_json::from_str(&response).map_err(|e| {
+                    StoreError::Corrupt(format!("idempotency key {:?}: {e}", key.key))
+                })?;
+                return Ok(Created::Replayed(task));
+            }
+        }
         let row: TaskRow = sqlx::query_as(&format!(
             "INSERT INTO tasks (title, created_at_ms) VALUES (?, ?) RETURNING {TASK_COLUMNS}"
         ))
         .bind(new.title.as_str())
-        .bind(Utc::now().timestamp_millis())
+        .bind(now)
         .fetch_one(&mut *tx)
         .await?;
         let task = Task::try_from(row)?;
         let seq = self
             .record(&mut tx, "created", task.id, Some(&task))
             .await?;
+        if let Some(key) = key {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (key, fingerprint, response, created_at_ms) \
+                 VALUES (?, ?, ?, ?)",
+            )
+            .bind(key.key)
+            .bind(key.fingerprint)
+            .bind(encode_task(&task)?)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
-        Ok(Changed {
-            event: ServerMsg::TaskCreated {
+        Ok(Created::New(Changed {
+            events: vec![ServerMsg::TaskCreated {
                 seq,
                 task: task.clone(),
-            },
+            }],
             value: task,
-        })
+        }))
     }
 
     #[tracing::instrument(skip(self))]
@@ -180,69 +253,113 @@ impl TaskStore for SqliteStore {
         &self,
         id: TaskId,
         patch: TaskPatch,
-    ) -> Result<Option<Changed<Task>>, StoreError> {
+        expected: Option<&[i64]>,
+    ) -> Result<Guarded<Task>, StoreError> {
         let mut tx = self.pool.begin().await?;
         // COALESCE per column: the update touches only the fields it names, in one statement, so
-        // a concurrent update of the other field is never overwritten with a stale copy.
+        // a concurrent update of the other field is never overwritten with a stale copy. The
+        // version check is part of the same statement, so it cannot race with another write.
         let row: Option<TaskRow> = sqlx::query_as(&format!(
             "UPDATE tasks SET title = COALESCE(?, title), done = COALESCE(?, done), \
-             version = version + 1 WHERE id = ? RETURNING {TASK_COLUMNS}"
+             version = version + 1 WHERE id = ? AND {VERSION_MATCHES} RETURNING {TASK_COLUMNS}"
         ))
         .bind(patch.title.as_ref().map(|t| t.as_str()))
         .bind(patch.done)
         .bind(id.0)
+        .bind(expected_json(expected))
+        .bind(expected_json(expected))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
-            return Ok(None);
+            return self.refusal(&mut tx, id).await;
         };
         let task = Task::try_from(row)?;
         let seq = self.record(&mut tx, "updated", id, Some(&task)).await?;
         tx.commit().await?;
-        Ok(Some(Changed {
-            event: ServerMsg::TaskUpdated {
+        Ok(Guarded::Changed(Changed {
+            events: vec![ServerMsg::TaskUpdated {
                 seq,
                 task: task.clone(),
-            },
+            }],
             value: task,
         }))
     }
 
     #[tracing::instrument(skip(self))]
-    async fn delete(&self, id: TaskId) -> Result<Option<Changed<()>>, StoreError> {
+    async fn delete(
+        &self,
+        id: TaskId,
+        expected: Option<&[i64]>,
+    ) -> Result<Guarded<()>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let deleted: Option<i64> =
-            sqlx::query_scalar("DELETE FROM tasks WHERE id = ? RETURNING id")
-                .bind(id.0)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let deleted: Option<i64> = sqlx::query_scalar(&format!(
+            "DELETE FROM tasks WHERE id = ? AND {VERSION_MATCHES} RETURNING id"
+        ))
+        .bind(id.0)
+        .bind(expected_json(expected))
+        .bind(expected_json(expected))
+        .fetch_optional(&mut *tx)
+        .await?;
         if deleted.is_none() {
-            return Ok(None);
+            return self.refusal(&mut tx, id).await;
         }
         let seq = self.record(&mut tx, "deleted", id, None).await?;
         tx.commit().await?;
-        Ok(Some(Changed {
+        Ok(Guarded::Changed(Changed {
             value: (),
-            event: ServerMsg::TaskDeleted { seq, id },
+            events: vec![ServerMsg::TaskDeleted { seq, id }],
         }))
     }
 
     #[tracing::instrument(skip(self))]
-    async fn list(&self) -> Result<Snapshot, StoreError> {
-        // One read transaction: the list and the seq come from the same snapshot.
+    async fn delete_done(&self) -> Result<Changed<u64>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let rows: Vec<TaskRow> = sqlx::query_as(&format!(
-            "SELECT {TASK_COLUMNS} FROM tasks ORDER BY created_at_ms, id"
+        let ids: Vec<i64> = sqlx::query_scalar("DELETE FROM tasks WHERE done = 1 RETURNING id")
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut events = Vec::with_capacity(ids.len());
+        for id in ids {
+            let id = TaskId(id);
+            let seq = self.record(&mut tx, "deleted", id, None).await?;
+            events.push(ServerMsg::TaskDeleted { seq, id });
+        }
+        tx.commit().await?;
+        events.sort_by_key(|event| event.seq());
+        Ok(Changed {
+            value: events.len() as u64,
+            events,
+        })
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
+        // One read transaction: the page and the seq come from the same snapshot. Ordered by id,
+        // which follows creation, so a cursor ("after id N") never skips or repeats a task even
+        // when tasks are added between pages.
+        let mut tx = self.pool.begin().await?;
+        let mut rows: Vec<TaskRow> = sqlx::query_as(&format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE id > ? AND (? IS NULL OR done = ?) \
+             ORDER BY id LIMIT ?"
         ))
+        .bind(query.after.map_or(0, |id| id.0))
+        .bind(query.done)
+        .bind(query.done)
+        .bind(i64::from(query.limit) + 1)
         .fetch_all(&mut *tx)
         .await?;
         let seq = head(&mut tx).await?;
         tx.commit().await?;
+        let has_more = rows.len() > query.limit as usize;
+        rows.truncate(query.limit as usize);
         let tasks = rows
             .into_iter()
             .map(Task::try_from)
             .collect::<Result<_, _>>()?;
-        Ok(Snapshot { tasks, seq })
+        Ok(Page {
+            tasks,
+            seq,
+            has_more,
+        })
     }
 
     #[tracing::instrument(skip(self))]
@@ -307,6 +424,11 @@ mod tests {
     use shared::TaskTitle;
 
     const RETENTION: NonZeroU32 = NonZeroU32::new(1000).unwrap();
+    const ALL: ListQuery = ListQuery {
+        done: None,
+        after: None,
+        limit: 1000,
+    };
 
     async fn open(dir: &tempfile::TempDir) -> SqliteStore {
         SqliteStore::open(&dir.path().join("t.db"), RETENTION)
@@ -320,30 +442,48 @@ mod tests {
         }
     }
 
+    async fn create(store: &SqliteStore, title: &str) -> Changed<Task> {
+        match store.create(new_task(title), None).await.unwrap() {
+            Created::New(changed) => changed,
+            other => panic!("not created: {other:?}"),
+        }
+    }
+
+    fn done(value: bool) -> TaskPatch {
+        TaskPatch {
+            title: None,
+            done: Some(value),
+        }
+    }
+
+    fn changed<T: std::fmt::Debug>(outcome: Guarded<T>) -> Changed<T> {
+        match outcome {
+            Guarded::Changed(changed) => changed,
+            other => panic!("nothing changed: {other:?}"),
+        }
+    }
+
+    fn seqs(replay: &Replay) -> Vec<i64> {
+        match replay {
+            Replay::Events { events, .. } => events.iter().filter_map(ServerMsg::seq).collect(),
+            Replay::Unavailable { reason, .. } => panic!("unavailable: {reason}"),
+        }
+    }
+
     #[tokio::test]
     async fn a_created_task_is_listed_after_reopening_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nested/folder/tasks.db");
         let created = {
             let store = SqliteStore::open(&path, RETENTION).await.unwrap();
-            store.create(new_task("first")).await.unwrap().value
+            create(&store, "first").await.value
         };
         let reopened = SqliteStore::open(&path, RETENTION).await.unwrap();
-        assert_eq!(reopened.list().await.unwrap().tasks, vec![created.clone()]);
+        assert_eq!(
+            reopened.list(ALL).await.unwrap().tasks,
+            vec![created.clone()]
+        );
         assert_eq!(reopened.get(created.id).await.unwrap(), Some(created));
-    }
-
-    #[tokio::test]
-    async fn tasks_are_listed_oldest_first_with_version_one_and_not_done() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(&dir).await;
-        for title in ["a", "b", "c"] {
-            store.create(new_task(title)).await.unwrap();
-        }
-        let tasks = store.list().await.unwrap().tasks;
-        let titles: Vec<_> = tasks.iter().map(|t| t.title.as_str()).collect();
-        assert_eq!(titles, ["a", "b", "c"]);
-        assert!(tasks.iter().all(|t| t.version == 1 && !t.done));
     }
 
     #[tokio::test]
@@ -358,70 +498,39 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_unknown_id_is_none() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(&dir).await;
-        assert_eq!(store.get(TaskId(42)).await.unwrap(), None);
-    }
-
-    fn seqs(replay: &Replay) -> Vec<i64> {
-        match replay {
-            Replay::Events { events, .. } => events.iter().filter_map(ServerMsg::seq).collect(),
-            Replay::Unavailable { reason, .. } => panic!("unavailable: {reason}"),
-        }
-    }
-
-    #[tokio::test]
     async fn every_change_records_an_event_with_an_increasing_seq() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(&dir).await;
 
-        let created = store.create(new_task("a")).await.unwrap();
-        let patch = TaskPatch {
-            title: None,
-            done: Some(true),
-        };
-        let updated = store
-            .update(created.value.id, patch)
-            .await
-            .unwrap()
-            .unwrap();
-        let deleted = store.delete(created.value.id).await.unwrap().unwrap();
+        let created = create(&store, "a").await;
+        let id = created.value.id;
+        let updated = changed(store.update(id, done(true), None).await.unwrap());
+        let deleted = changed(store.delete(id, None).await.unwrap());
 
-        assert_eq!(created.event.seq(), Some(1));
-        assert_eq!(updated.event.seq(), Some(2));
-        assert_eq!(updated.value.version, 2);
-        assert!(updated.value.done);
-        assert_eq!(
-            deleted.event,
-            ServerMsg::TaskDeleted {
-                seq: 3,
-                id: created.value.id
-            }
-        );
+        assert_eq!(created.events[0].seq(), Some(1));
+        assert_eq!(updated.events[0].seq(), Some(2));
+        assert_eq!((updated.value.version, updated.value.done), (2, true));
+        assert_eq!(deleted.events, vec![ServerMsg::TaskDeleted { seq: 3, id }]);
         assert_eq!(store.head().await.unwrap(), 3);
         let Replay::Events { events, .. } = store.events_since(0).await.unwrap() else {
             panic!("replay unavailable");
         };
-        assert_eq!(events, vec![created.event, updated.event, deleted.event]);
+        let all: Vec<_> = [created.events, updated.events, deleted.events].concat();
+        assert_eq!(events, all);
     }
 
     #[tokio::test]
     async fn an_update_changes_only_the_fields_it_names() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(&dir).await;
-        let id = store.create(new_task("a")).await.unwrap().value.id;
+        let id = create(&store, "a").await.value.id;
 
-        let done = TaskPatch {
-            title: None,
-            done: Some(true),
-        };
-        store.update(id, done).await.unwrap();
+        store.update(id, done(true), None).await.unwrap();
         let retitle = TaskPatch {
             title: Some(TaskTitle::parse("b").unwrap()),
             done: None,
         };
-        let task = store.update(id, retitle).await.unwrap().unwrap().value;
+        let task = changed(store.update(id, retitle, None).await.unwrap()).value;
 
         assert_eq!(
             (task.title.as_str(), task.done, task.version),
@@ -430,15 +539,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_write_naming_a_stale_version_changes_nothing_and_returns_the_current_task() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir).await;
+        let id = create(&store, "a").await.value.id;
+        let current = changed(store.update(id, done(true), None).await.unwrap()).value;
+
+        let update = store.update(id, done(false), Some(&[1])).await.unwrap();
+        let delete = store.delete(id, Some(&[1])).await.unwrap();
+
+        assert_eq!(update, Guarded::Stale(current.clone()));
+        assert_eq!(delete, Guarded::Stale(current.clone()));
+        assert_eq!(store.head().await.unwrap(), 2);
+        let fresh = changed(store.update(id, done(false), Some(&[2])).await.unwrap());
+        assert_eq!(fresh.value.version, 3);
+    }
+
+    #[tokio::test]
     async fn the_seq_continues_after_reopening() {
         let dir = tempfile::tempdir().unwrap();
-        open(&dir).await.create(new_task("a")).await.unwrap();
+        create(&open(&dir).await, "a").await;
 
         let reopened = open(&dir).await;
-        let second = reopened.create(new_task("b")).await.unwrap();
+        let second = create(&reopened, "b").await;
 
-        assert_eq!(second.event.seq(), Some(2));
-        assert_eq!(reopened.list().await.unwrap().seq, 2);
+        assert_eq!(second.events[0].seq(), Some(2));
+        assert_eq!(reopened.list(ALL).await.unwrap().seq, 2);
     }
 
     #[tokio::test]
@@ -448,7 +574,7 @@ mod tests {
             .await
             .unwrap();
         for title in ["a", "b", "c", "d"] {
-            store.create(new_task(title)).await.unwrap();
+            create(&store, title).await;
         }
 
         assert_eq!(seqs(&store.events_since(2).await.unwrap()), vec![3, 4]);
@@ -469,13 +595,103 @@ mod tests {
     async fn unknown_ids_change_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(&dir).await;
-        let patch = TaskPatch {
-            title: None,
-            done: Some(true),
+
+        let update = store.update(TaskId(7), done(true), None).await.unwrap();
+        let delete = store.delete(TaskId(7), None).await.unwrap();
+
+        assert_eq!((update, delete), (Guarded::NotFound, Guarded::NotFound));
+        assert_eq!(store.head().await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn pages_follow_the_cursor_and_the_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir).await;
+        let mut ids = Vec::new();
+        for title in ["a", "b", "c", "d", "e"] {
+            ids.push(create(&store, title).await.value.id);
+        }
+        store.update(ids[1], done(true), None).await.unwrap();
+        store.update(ids[3], done(true), None).await.unwrap();
+
+        let first = store
+            .list(ListQuery {
+                done: Some(false),
+                after: None,
+                limit: 2,
+            })
+            .await
+            .unwrap();
+        let last = first.tasks.last().map(|t| t.id);
+        let second = store
+            .list(ListQuery {
+                done: Some(false),
+                after: last,
+                limit: 2,
+            })
+            .await
+            .unwrap();
+
+        let titles = |page: &Page| {
+            page.tasks
+                .iter()
+                .map(|t| t.title.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            (titles(&first), first.has_more),
+            (vec!["a".into(), "c".into()], true)
+        );
+        assert_eq!(
+            (titles(&second), second.has_more),
+            (vec!["e".to_string()], false)
+        );
+    }
+
+    #[tokio::test]
+    async fn clearing_done_tasks_deletes_only_those_with_one_event_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir).await;
+        let keep = create(&store, "keep").await.value.id;
+        for title in ["x", "y"] {
+            let id = create(&store, title).await.value.id;
+            store.update(id, done(true), None).await.unwrap();
+        }
+
+        let cleared = store.delete_done().await.unwrap();
+
+        assert_eq!(cleared.value, 2);
+        let seqs: Vec<_> = cleared.events.iter().filter_map(ServerMsg::seq).collect();
+        assert_eq!(seqs, vec![6, 7]);
+        let left: Vec<_> = store
+            .list(ALL)
+            .await
+            .unwrap()
+            .tasks
+            .iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(left, vec![keep]);
+    }
+
+    #[tokio::test]
+    async fn an_idempotency_key_replays_the_first_answer_and_refuses_a_different_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir).await;
+        let key = |fingerprint: &str| IdempotencyKey {
+            key: "k1".into(),
+            fingerprint: fingerprint.into(),
         };
 
-        assert_eq!(store.update(TaskId(7), patch).await.unwrap(), None);
-        assert_eq!(store.delete(TaskId(7)).await.unwrap(), None);
-        assert_eq!(store.head().await.unwrap(), 0);
+        let first = store.create(new_task("a"), Some(key("a"))).await.unwrap();
+        let retry = store.create(new_task("a"), Some(key("a"))).await.unwrap();
+        let other = store.create(new_task("b"), Some(key("b"))).await.unwrap();
+
+        let Created::New(first) = first else {
+            panic!("{first:?}")
+        };
+        assert_eq!(retry, Created::Replayed(first.value));
+        assert_eq!(other, Created::KeyReused);
+        assert_eq!(store.list(ALL).await.unwrap().tasks.len(), 1);
     }
 }
