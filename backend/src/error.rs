@@ -28,9 +28,10 @@ pub enum AppError {
     /// 404: nothing lives at this path or id.
     #[error("{0}")]
     NotFound(String),
-    /// 405: the path exists but not with this method; `Allow` lists the ones it has.
-    #[error("This endpoint does not support the method {method}. Use one of: {allow}.")]
-    MethodNotAllowed { method: String, allow: String },
+    /// 405: the path exists but not with this method; axum adds the `Allow` header that lists the
+    /// methods it has.
+    #[error("This endpoint does not support the method {0}; the Allow header lists those it does.")]
+    MethodNotAllowed(String),
     /// 412: `If-Match` named a version the task no longer has; nothing changed.
     #[error("The task changed since you read it (it is now version {}). Reload it and try again.", .0.version)]
     PreconditionFailed(Box<Task>),
@@ -98,7 +99,7 @@ impl AppError {
             Self::NotWebSocket(_) => StatusCode::BAD_REQUEST,
             Self::ForbiddenOrigin(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -117,7 +118,7 @@ impl AppError {
             Self::NotWebSocket(_) => "/problems/websocket-required",
             Self::ForbiddenOrigin(_) => "/problems/forbidden-origin",
             Self::NotFound(_) => "/problems/not-found",
-            Self::MethodNotAllowed { .. } => "/problems/method-not-allowed",
+            Self::MethodNotAllowed(_) => "/problems/method-not-allowed",
             Self::PreconditionFailed(_) => "/problems/precondition-failed",
             Self::PayloadTooLarge => "/problems/payload-too-large",
             Self::UnsupportedMediaType(_) => "/problems/unsupported-media-type",
@@ -161,16 +162,8 @@ impl IntoResponse for AppError {
             header::CONTENT_TYPE,
             HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
         );
-        match self {
-            Self::Overloaded { retry_after_secs } => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
-            }
-            Self::MethodNotAllowed { allow, .. } => {
-                if let Ok(allow) = HeaderValue::from_str(&allow) {
-                    headers.insert(header::ALLOW, allow);
-                }
-            }
-            _ => {}
+        if let Self::Overloaded { retry_after_secs } = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         response
     }

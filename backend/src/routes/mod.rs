@@ -22,21 +22,19 @@ pub fn api_router() -> Router<AppState> {
         .layer(middleware::from_fn(method_not_allowed_as_problem))
 }
 
-/// axum answers an unsupported method with an empty 405 and an `Allow` header; give it the same
-/// problem body as every other error, keeping `Allow`.
+/// axum answers an unsupported method with an empty 405; give it the same problem body as every
+/// other error. (axum's outermost route adds `Allow` afterwards, nested routers included.)
 async fn method_not_allowed_as_problem(request: Request, next: Next) -> Response {
     let method = request.method().to_string();
     let response = next.run(request).await;
     if response.status() != StatusCode::METHOD_NOT_ALLOWED {
         return response;
     }
-    let allow = response
-        .headers()
-        .get(header::ALLOW)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    AppError::MethodNotAllowed { method, allow }.into_response()
+    let mut problem = AppError::MethodNotAllowed(method).into_response();
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        problem.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    problem
 }
 
 /// `OriginalUri`, because inside the nested router the `/api` prefix is already stripped.

@@ -5,6 +5,7 @@ mod console;
 mod helpers;
 mod live;
 mod process;
+mod rest;
 mod static_files;
 mod tasks;
 mod ws;
