@@ -29,8 +29,8 @@ enum Command {
     Serve(Config),
     /// Print the server's clock ticks as they arrive, until Ctrl-C.
     Watch(client::watch::WatchArgs),
-    /// Create a task and print it.
-    Add(client::add::AddArgs),
+    #[command(flatten)]
+    Task(client::tasks::TaskCommand),
 }
 
 impl Cli {
@@ -46,9 +46,9 @@ impl Cli {
                 telemetry::init("warn");
                 client::watch::run(args).await
             }
-            Command::Add(args) => {
+            Command::Task(command) => {
                 telemetry::init("warn");
-                client::add::run(args).await
+                client::tasks::run(command).await
             }
         }
     }

@@ -1,4 +1,6 @@
-//! Console clients, like the original article's console app: `watch` (WebSocket) and `add` (REST).
+//! Console clients, like the original article's console app: `watch` streams the clock over the
+//! WebSocket; `add`, `list`, `done`, `edit` and `rm` work on tasks over REST.
 
-pub mod add;
+pub mod rest;
+pub mod tasks;
 pub mod watch;

@@ -105,3 +105,84 @@ async fn watch_fails_with_a_clear_message_when_it_cannot_connect() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn list_done_edit_and_rm_work_on_the_servers_tasks() {
+    let app = spawn_app().await;
+    let server = app.url("");
+    let milk = app.create_task("buy milk").await;
+    let bread = app.create_task("buy bread").await;
+
+    let done = run_tasktick(args(&["done", &milk.id.to_string(), "--server", &server])).await;
+    let edit = run_tasktick(args(&[
+        "edit",
+        &bread.id.to_string(),
+        "bake bread",
+        "--server",
+        &server,
+    ]))
+    .await;
+    let list = run_tasktick(args(&["list", "--server", &server])).await;
+
+    for output in [&done, &edit, &list] {
+        assert!(output.status.success(), "{output:?}");
+    }
+    let listed = String::from_utf8(list.stdout.clone()).unwrap();
+    assert_eq!(
+        listed,
+        format!("#{} [x] buy milk\n#{} [ ] bake bread\n", milk.id, bread.id)
+    );
+    assert!(
+        String::from_utf8(done.stdout)
+            .unwrap()
+            .contains("[x] buy milk")
+    );
+
+    let rm = run_tasktick(args(&["rm", &milk.id.to_string(), "--server", &server])).await;
+    assert!(rm.status.success());
+    assert_eq!(
+        String::from_utf8(rm.stdout).unwrap().trim(),
+        format!("Deleted task #{}.", milk.id)
+    );
+    let remaining: Vec<_> = app.list_tasks().await.into_iter().map(|t| t.id).collect();
+    assert_eq!(remaining, vec![bread.id]);
+}
+
+#[tokio::test]
+async fn task_commands_print_the_problem_detail_and_fail_when_refused() {
+    let app = spawn_app().await;
+    let server = app.url("");
+    let task = app.create_task("keep").await;
+    let cases = [
+        (
+            args(&["done", "999", "--server", &server]),
+            "There is no task with id 999",
+        ),
+        (
+            args(&["rm", "999", "--server", &server]),
+            "There is no task with id 999",
+        ),
+        (
+            args(&["edit", &task.id.to_string(), " ", "--server", &server]),
+            "cannot be empty",
+        ),
+    ];
+
+    for (arguments, expected) in cases {
+        let output = run_tasktick(arguments.clone()).await;
+        assert!(!output.status.success(), "{arguments:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains(expected), "{arguments:?}: {stderr}");
+    }
+    assert_eq!(app.list_tasks().await, vec![task]);
+}
+
+#[tokio::test]
+async fn list_on_an_empty_board_says_so() {
+    let app = spawn_app().await;
+
+    let output = run_tasktick(args(&["list", "--server", &app.url("")])).await;
+
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), "No tasks yet.\n");
+}

@@ -1,0 +1,114 @@
+//! A typed REST client for the console commands: one method per endpoint, refusals turned into
+//! errors that carry the server's problem detail.
+
+use anyhow::Context;
+use reqwest::{Response, StatusCode};
+use serde::de::DeserializeOwned;
+use shared::{CreateTask, Problem, TASKS_PATH, Task, TaskId, UpdateTask};
+
+/// The server's REST API at `base` (`http://host:port`).
+pub struct RestClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl RestClient {
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Every task, following the `next` links.
+    pub async fn list(&self) -> anyhow::Result<Vec<Task>> {
+        let mut tasks = Vec::new();
+        let mut path = format!("{TASKS_PATH}?limit=1000");
+        loop {
+            let response = self.send(self.http.get(self.url(&path))).await?;
+            let next = next_link(&response);
+            tasks.extend(expect::<Vec<Task>>(response, StatusCode::OK).await?);
+            match next {
+                Some(next) => path = next,
+                None => return Ok(tasks),
+            }
+        }
+    }
+
+    pub async fn create(&self, title: String) -> anyhow::Result<Task> {
+        let request = self
+            .http
+            .post(self.url(TASKS_PATH))
+            .json(&CreateTask { title });
+        expect(self.send(request).await?, StatusCode::CREATED).await
+    }
+
+    pub async fn update(&self, id: TaskId, update: &UpdateTask) -> anyhow::Result<Task> {
+        let request = self.http.patch(self.task_url(id)).json(update);
+        expect(self.send(request).await?, StatusCode::OK).await
+    }
+
+    pub async fn delete(&self, id: TaskId) -> anyhow::Result<()> {
+        let response = self.send(self.http.delete(self.task_url(id))).await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(());
+        }
+        Err(refusal(response).await)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn task_url(&self, id: TaskId) -> String {
+        self.url(&format!("{TASKS_PATH}/{id}"))
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Response> {
+        request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the server at {}", self.base))
+    }
+}
+
+/// The body as `T` if the status is `expected`, else the server's refusal.
+async fn expect<T: DeserializeOwned>(
+    response: Response,
+    expected: StatusCode,
+) -> anyhow::Result<T> {
+    if response.status() != expected {
+        return Err(refusal(response).await);
+    }
+    response
+        .json()
+        .await
+        .context("the server sent an unreadable answer")
+}
+
+async fn refusal(response: Response) -> anyhow::Error {
+    let status = response.status();
+    match response.json::<Problem>().await {
+        Ok(problem) => anyhow::anyhow!("the server refused ({status}): {}", problem.detail),
+        Err(_) => anyhow::anyhow!("the server answered {status}"),
+    }
+}
+
+/// The path of `rel="next"` in the `Link` header, if any.
+fn next_link(response: &Response) -> Option<String> {
+    let link = response
+        .headers()
+        .get(reqwest::header::LINK)?
+        .to_str()
+        .ok()?;
+    link.split(',').find_map(|entry| {
+        let (target, params) = entry.split_once(';')?;
+        params.contains("rel=\"next\"").then(|| {
+            target
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned()
+        })
+    })
+}
