@@ -80,6 +80,12 @@ impl Application {
         })
     }
 
+    /// Wraps the router, for example with a layer that checks every response (the contract tests).
+    pub fn map_router(mut self, wrap: impl FnOnce(Router) -> Router) -> Self {
+        self.router = wrap(self.router);
+        self
+    }
+
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.listener

@@ -12,6 +12,7 @@ pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 /// `type` is a URI reference naming the kind of problem (relative, resolved against the API), `title`
 /// a short fixed summary of that kind, `detail` what went wrong this time and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,
@@ -28,6 +29,7 @@ pub struct Problem {
 
 /// One field that failed validation, addressed by its JSON name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub field: String,
     pub message: String,

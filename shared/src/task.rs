@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 /// Identifier the store assigns to a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = i64))]
 #[serde(transparent)]
 pub struct TaskId(pub i64);
 
@@ -19,7 +20,9 @@ impl fmt::Display for TaskId {
 
 /// A task as the API returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Task {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub id: TaskId,
     pub title: String,
     pub done: bool,
@@ -106,6 +109,36 @@ pub struct CreateTask {
     pub title: String,
 }
 
+/// The schema of both accepted shapes: `{"title": "..."}` or a bare string.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for CreateTask {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        let title = || {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(format!(
+                    "Trimmed; 1 to {} characters, no control characters.",
+                    TaskTitle::MAX_CHARS
+                )))
+        };
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .property("title", title())
+                    .required("title")
+                    .additional_properties(Some(
+                        utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+                    )),
+            )
+            .item(title())
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for CreateTask {}
+
 impl<'de> Deserialize<'de> for CreateTask {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(CreateTaskVisitor)
@@ -163,6 +196,7 @@ impl TryFrom<CreateTask> for NewTask {
 
 /// The body of `PATCH /api/tasks/{id}`: the fields to change, each optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTask {
     #[serde(default, skip_serializing_if = "Option::is_none")]

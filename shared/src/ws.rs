@@ -23,6 +23,7 @@ pub const CLIENT_SILENCE_TIMEOUT_MS: u32 = 5_000;
 
 /// A message the server sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
     /// First message on every connection.
@@ -45,7 +46,11 @@ pub enum ServerMsg {
     /// A task changed; `task` is its new state.
     TaskUpdated { seq: i64, task: Task },
     /// A task was deleted.
-    TaskDeleted { seq: i64, id: TaskId },
+    TaskDeleted {
+        seq: i64,
+        #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+        id: TaskId,
+    },
     /// The server cannot send the events this client missed (too old, ahead of the server, or the
     /// client fell behind the live stream): reload the list over REST. Live events keep coming;
     /// apply those newer than the reloaded list's `seq`.
@@ -71,6 +76,7 @@ impl ServerMsg {
 
 /// A message a client may send. None is required: the clock streams without any.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMsg {
     /// Asks for a `pong`, to measure the round trip.

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use shared::Problem;
 
 use crate::{AppError, AppState};
 
@@ -12,7 +13,18 @@ pub fn router() -> Router<AppState> {
     Router::new().route(shared::HEALTH_PATH, get(health_check))
 }
 
-async fn health_check(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The server and its database answer", body = Object,
+         example = json!({"status": "ok"})),
+        (status = 500, description = "The database does not answer", body = Problem,
+         content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn health_check(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
     state.store.ping().await?;
     Ok(Json(json!({ "status": "ok" })))
 }

@@ -1,6 +1,7 @@
 //! HTTP routes. Each resource module owns its `router()`; [`api_router`] merges them under `/api`.
 
 pub mod health;
+pub mod openapi;
 pub mod static_files;
 pub mod tasks;
 
@@ -17,6 +18,7 @@ use crate::{AppError, AppState};
 pub fn api_router() -> Router<AppState> {
     Router::new()
         .merge(tasks::router())
+        .merge(openapi::router())
         .fallback(api_not_found)
         .layer(DefaultBodyLimit::max(shared::MAX_BODY_BYTES))
         .layer(middleware::from_fn(method_not_allowed_as_problem))

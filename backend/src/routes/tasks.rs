@@ -6,9 +6,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
-use shared::{CreateTask, NewTask, SEQ_HEADER, TASKS_PATH, TaskId, TaskPatch, UpdateTask};
+use serde::{Deserialize, Serialize};
+use shared::{
+    CreateTask, NewTask, Problem, SEQ_HEADER, TASKS_PATH, Task, TaskId, TaskPatch, UpdateTask,
+};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::conditional::{body_etag, cache_headers, if_match_versions, none_match_hits, task_etag};
 use crate::extract::{AppJson, AppPath, AppQuery};
@@ -36,11 +38,16 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Query of `GET /api/tasks`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct ListParams {
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only done (`true`) or only open (`false`) tasks.
     done: Option<bool>,
+    /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
+    /// Opaque position from a previous page's `next` link.
     cursor: Option<String>,
 }
 
@@ -65,7 +72,26 @@ fn decode_cursor(cursor: &str) -> Result<TaskId, AppError> {
 /// `GET /api/tasks[?done=][&limit=][&cursor=]`: a page of tasks, oldest first. The next page is in
 /// the `Link: <...>; rel="next"` header; `tasktick-seq` names the newest event the page reflects;
 /// `ETag` and `If-None-Match` make an unchanged page cost a 304.
-async fn tasks_list(
+#[utoipa::path(
+    get,
+    path = "/api/tasks",
+    tag = "tasks",
+    params(ListParams, IfNoneMatch),
+    responses(
+        (status = 200, description = "A page of tasks, oldest first", body = [Task],
+         headers(
+            ("ETag" = String, description = "Strong tag of this page"),
+            ("Cache-Control" = String, description = "`no-cache`: revalidate with If-None-Match"),
+            ("tasktick-seq" = i64, description = "The newest task event this page reflects"),
+            ("Link" = String, description = "`<...>; rel=\"next\"` when more tasks follow"),
+         )),
+        (status = 304, description = "The page is unchanged (If-None-Match named its tag)",
+         headers(("ETag" = String), ("Cache-Control" = String), ("tasktick-seq" = i64))),
+        (status = 400, description = "An unknown parameter or a value out of range",
+         body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn tasks_list(
     State(state): State<AppState>,
     AppQuery(params): AppQuery<ListParams>,
     headers: HeaderMap,
@@ -109,10 +135,28 @@ async fn tasks_list(
     Ok(response)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/tasks",
+    tag = "tasks",
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "1 to 255 characters; a retry with the same key and body returns the first answer (for 24 h)")),
+    request_body(content = CreateTask, description = "`{\"title\": \"...\"}` or a bare JSON string"),
+    responses(
+        (status = 201, description = "Created (or the first answer to this Idempotency-Key)", body = Task,
+         headers(("Location" = String, description = "The new task's URL"))),
+        (status = 400, description = "Malformed JSON, a wrong shape, or a title that breaks the rules",
+         body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not declared as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The Idempotency-Key was used for a different request",
+         body = Problem, content_type = "application/problem+json"),
+    )
+)]
 /// `POST /api/tasks`: validates the title, stores the task, answers 201 with a `Location`. With an
 /// `Idempotency-Key`, a retry of the same request gets the first answer and creates nothing.
 #[tracing::instrument(skip_all)]
-async fn tasks_create(
+pub(crate) async fn tasks_create(
     State(state): State<AppState>,
     headers: HeaderMap,
     AppJson(body): AppJson<CreateTask>,
@@ -161,18 +205,38 @@ fn idempotency_key(
 }
 
 /// Query of `DELETE /api/tasks`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct ClearParams {
+#[into_params(parameter_in = Query)]
+pub struct ClearParams {
+    /// Must be `true`: only done tasks can be cleared in bulk.
     done: bool,
 }
 
+/// The answer to clearing done tasks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cleared {
+    /// How many tasks were deleted.
+    deleted: u64,
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/tasks",
+    tag = "tasks",
+    params(ClearParams),
+    responses(
+        (status = 200, description = "Done tasks deleted", body = Cleared),
+        (status = 400, description = "`done` missing, not `true`, or unknown parameters",
+         body = Problem, content_type = "application/problem+json"),
+    )
+)]
 /// `DELETE /api/tasks?done=true`: deletes every done task and says how many.
 #[tracing::instrument(skip_all)]
-async fn tasks_clear(
+pub(crate) async fn tasks_clear(
     State(state): State<AppState>,
     AppQuery(params): AppQuery<ClearParams>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<Cleared>, AppError> {
     if !params.done {
         return Err(AppError::BadRequest(
             "Only done tasks can be cleared in bulk: use ?done=true.".into(),
@@ -181,11 +245,27 @@ async fn tasks_clear(
     let writer = state.events.writer().await;
     let cleared = state.store.delete_done().await?;
     writer.publish(&cleared.events);
-    Ok(Json(json!({ "deleted": cleared.value })))
+    Ok(Json(Cleared {
+        deleted: cleared.value,
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/tasks/{id}",
+    tag = "tasks",
+    params(("id" = i64, Path, description = "Task id"), IfNoneMatch),
+    responses(
+        (status = 200, description = "The task", body = Task,
+         headers(("ETag" = String, description = "`\"v<version>\"`"), ("Cache-Control" = String))),
+        (status = 304, description = "Unchanged (If-None-Match named its tag)",
+         headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 400, description = "The id is not a number", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No task has this id", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 /// `GET /api/tasks/{id}`: one task, with its `ETag`.
-async fn tasks_get(
+pub(crate) async fn tasks_get(
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
     headers: HeaderMap,
@@ -199,10 +279,28 @@ async fn tasks_get(
     Ok((cache_headers(&etag), Json(task)).into_response())
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/tasks/{id}",
+    tag = "tasks",
+    params(("id" = i64, Path, description = "Task id"), IfMatch),
+    request_body(content = UpdateTask, description = "The fields to change (at least one)"),
+    responses(
+        (status = 200, description = "The updated task, its version bumped", body = Task,
+         headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 400, description = "Malformed JSON, nothing to change, or a bad title",
+         body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No task has this id", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names an old version; `current` holds the task as it is",
+         body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not declared as JSON", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 /// `PATCH /api/tasks/{id}`: changes `title` and/or `done`, if `If-Match` (when sent) still names
 /// the task's version; answers with the updated task and its new `ETag`.
 #[tracing::instrument(skip_all, fields(id))]
-async fn tasks_update(
+pub(crate) async fn tasks_update(
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
     headers: HeaderMap,
@@ -223,9 +321,22 @@ async fn tasks_update(
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/tasks/{id}",
+    tag = "tasks",
+    params(("id" = i64, Path, description = "Task id"), IfMatch),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The id is not a number", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No task has this id", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names an old version; `current` holds the task as it is",
+         body = Problem, content_type = "application/problem+json"),
+    )
+)]
 /// `DELETE /api/tasks/{id}`: answers 204, if `If-Match` (when sent) still names the version.
 #[tracing::instrument(skip_all, fields(id))]
-async fn tasks_delete(
+pub(crate) async fn tasks_delete(
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
     headers: HeaderMap,
@@ -241,6 +352,26 @@ async fn tasks_delete(
         Guarded::NotFound => Err(not_found(id)),
         Guarded::Stale(current) => Err(AppError::PreconditionFailed(Box::new(current))),
     }
+}
+
+/// The `If-None-Match` request header.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // Documents the header; handlers read it from the `HeaderMap`.
+struct IfNoneMatch {
+    /// ETags the client holds; a match answers 304.
+    #[param(rename = "If-None-Match")]
+    if_none_match: Option<String>,
+}
+
+/// The `If-Match` request header.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // Documents the header; handlers read it from the `HeaderMap`.
+struct IfMatch {
+    /// The task's ETag (`"v3"`) or version (`3`) the change is based on; `*` for any.
+    #[param(rename = "If-Match")]
+    if_match: Option<String>,
 }
 
 fn not_found(id: TaskId) -> AppError {

@@ -15,8 +15,8 @@ use axum::response::Response;
 use axum::routing::get;
 use futures_util::StreamExt;
 use serde::Deserialize;
-use shared::ServerMsg;
 use shared::ws::{MAX_CLIENT_MESSAGE_BYTES, PROTOCOL_VERSION};
+use shared::{Problem, ServerMsg};
 
 use crate::store::Replay;
 use crate::{AppError, AppState};
@@ -47,16 +47,40 @@ pub fn router() -> Router<AppState> {
     Router::new().route(shared::WS_PATH, get(ws_upgrade))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct WsQuery {
+#[into_params(parameter_in = Query)]
+pub struct WsQuery {
+    /// The last task event `seq` the client applied: the server replays what came after it.
     since: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/ws",
+    tag = "live",
+    params(WsQuery),
+    description = "Upgrades to a WebSocket of JSON text messages: `ServerMsg` from the server \
+        (first `hello`, then the replay after `since` or a `resync`, then live task events and a \
+        `tick` every second), `ClientMsg` from the client. The server pings every \
+        --ws-ping-interval seconds and closes a peer silent for --ws-timeout seconds (1001). Close \
+        codes: 1009 for a message over 4 KiB, 1007 for a text message that is not UTF-8, 1003 for \
+        an unknown message, 1001 on shutdown.",
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket upgrade, or a bad `since`",
+         body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A browser page from a foreign origin",
+         body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "At the connection limit; see Retry-After",
+         body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
 /// `GET /ws[?since=SEQ]`: checks the origin and the connection limit, prepares the greeting and
 /// the replay, then upgrades. A plain GET gets a 400 problem instead of axum's plain text.
 #[tracing::instrument(skip_all, fields(since))]
-async fn ws_upgrade(
+pub(crate) async fn ws_upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,

@@ -52,7 +52,10 @@ pub async fn spawn_app_in(dir: TempDir, configure: impl FnOnce(&mut Config)) -> 
         write_fake_front_end(dir.path()),
     );
     configure(&mut config);
-    let app = Application::build(config).await.expect("server builds");
+    let app = Application::build(config)
+        .await
+        .expect("server builds")
+        .map_router(|router| router.layer(axum::middleware::from_fn(crate::contract::enforce)));
     let addr = app.local_addr();
     let (stop, stopped) = oneshot::channel();
     let server = tokio::spawn(app.run_until(async {

@@ -2,6 +2,7 @@
 //! WebSocket like any client would.
 
 mod console;
+mod contract;
 mod helpers;
 mod live;
 mod process;

@@ -1,0 +1,62 @@
+//! `GET /api/openapi.json`: the OpenAPI 3.1 contract, generated from the handlers' annotations and
+//! the `shared` types, so it cannot drift from the code that serves it.
+
+use std::sync::LazyLock;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use shared::{ClientMsg, CreateTask, FieldError, Problem, ServerMsg, Task, UpdateTask};
+use utoipa::OpenApi;
+
+use super::{health, tasks};
+use crate::{AppState, ws};
+
+/// The contract of the whole HTTP surface.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "tasktick",
+        description = "A shared task board: tasks over REST, a live clock and every task change \
+            over a WebSocket. Every error is an RFC 9457 problem (`application/problem+json`).",
+    ),
+    paths(
+        tasks::tasks_list,
+        tasks::tasks_create,
+        tasks::tasks_clear,
+        tasks::tasks_get,
+        tasks::tasks_update,
+        tasks::tasks_delete,
+        health::health_check,
+        ws::ws_upgrade,
+    ),
+    components(schemas(
+        Task, CreateTask, UpdateTask, Problem, FieldError, ServerMsg, ClientMsg, tasks::Cleared
+    )),
+    tags(
+        (name = "tasks", description = "The task collection"),
+        (name = "live", description = "The WebSocket: clock ticks and task events"),
+        (name = "operations", description = "Probes"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document, serialised once.
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises")
+});
+
+/// The contract route, relative to `/api`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/openapi.json", get(openapi_json))
+}
+
+async fn openapi_json() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        DOCUMENT.as_str(),
+    )
+}
