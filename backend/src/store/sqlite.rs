@@ -694,4 +694,25 @@ mod tests {
         assert_eq!(other, Created::KeyReused);
         assert_eq!(store.list(ALL).await.unwrap().tasks.len(), 1);
     }
+
+    #[tokio::test]
+    async fn an_idempotency_key_older_than_a_day_no_longer_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir).await;
+        let key = || IdempotencyKey {
+            key: "k1".into(),
+            fingerprint: "a".into(),
+        };
+        store.create(new_task("a"), Some(key())).await.unwrap();
+        sqlx::query("UPDATE idempotency_keys SET created_at_ms = created_at_ms - ?")
+            .bind(IDEMPOTENCY_TTL_MS)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+
+        let again = store.create(new_task("a"), Some(key())).await.unwrap();
+
+        assert!(matches!(again, Created::New(_)), "{again:?}");
+        assert_eq!(store.list(ALL).await.unwrap().tasks.len(), 2);
+    }
 }

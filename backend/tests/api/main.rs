@@ -4,6 +4,7 @@
 mod console;
 mod contract;
 mod helpers;
+mod hostile;
 mod live;
 mod process;
 mod rest;
