@@ -17,7 +17,17 @@ const RELOAD_ATTEMPTS: u32 = 3;
 pub fn App() -> impl IntoView {
     let board = RwSignal::new(Board::default());
     let load_error = RwSignal::new(None::<String>);
-    let reload = move || spawn_local(load_board(board, load_error));
+    // One load at a time: a load that turns out too old fetches again by itself.
+    let loading = RwSignal::new(false);
+    let reload = move || {
+        if !loading.get_untracked() {
+            loading.set(true);
+            spawn_local(async move {
+                load_board(board, load_error).await;
+                loading.set(false);
+            });
+        }
+    };
     reload();
     let feed = live::connect(board, reload);
 
@@ -28,7 +38,7 @@ pub fn App() -> impl IntoView {
         Ok(task)
     };
     let tasks = Signal::derive(move || board.with(|b| b.tasks().to_vec()));
-    let loading = Signal::derive(move || !board.with(Board::is_loaded));
+    let first_load = Signal::derive(move || !board.with(Board::is_loaded));
 
     view! {
         <header class="app-header">
@@ -47,7 +57,7 @@ pub fn App() -> impl IntoView {
             <section class="card" aria-labelledby="tasks-heading">
                 <h2 id="tasks-heading">"Tasks"</h2>
                 <TaskForm on_create=create />
-                <TaskList tasks=tasks loading=loading error=load_error />
+                <TaskList tasks=tasks loading=first_load error=load_error />
             </section>
         </main>
         <footer class="app-footer">

@@ -152,9 +152,7 @@ impl SqliteStore {
             .await?;
         Ok(seq)
     }
-}
 
-impl SqliteStore {
     /// Why a guarded write changed nothing: the task is gone, or its version did not match.
     async fn refusal<T>(
         &self,

@@ -179,14 +179,21 @@ impl TestApp {
     }
 
     /// Stops the server as SIGTERM would, waits for it to finish, and hands back its folder.
-    pub async fn shut_down(mut self) -> TempDir {
+    pub async fn shut_down(self) -> TempDir {
+        self.begin_shutdown().await
+    }
+
+    /// Signals shutdown at once (before the first poll), and returns the wait for its end.
+    pub fn begin_shutdown(mut self) -> impl Future<Output = TempDir> {
         self.stop.take().unwrap().send(()).unwrap();
-        tokio::time::timeout(PATIENCE, self.server)
-            .await
-            .expect("server stops in time")
-            .unwrap()
-            .unwrap();
-        self._dir
+        async move {
+            tokio::time::timeout(PATIENCE, self.server)
+                .await
+                .expect("server stops in time")
+                .unwrap()
+                .unwrap();
+            self._dir
+        }
     }
 }
 
@@ -255,11 +262,24 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `tasktick serve` on port 0 with `database`, and waits for the log line with its address.
     pub fn start(database: &Path, static_dir: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tasktick"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tasktick"));
+        command
             .args(["serve", "--addr", "127.0.0.1:0", "--database"])
             .arg(database)
             .arg("--static-dir")
-            .arg(static_dir)
+            .arg(static_dir);
+        Self::spawn(command)
+    }
+
+    /// Starts plain `tasktick` (no subcommand, no flags) with `env` set.
+    pub fn start_with_env(env: &[(&str, &std::ffi::OsStr)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tasktick"));
+        command.envs(env.iter().copied());
+        Self::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Self {
+        let mut child = command
             .env("RUST_LOG", "info")
             .stderr(Stdio::piped())
             .stdout(Stdio::null())

@@ -74,3 +74,31 @@ fn wait_for_exit(child: &mut std::process::Child, patience: Duration) -> std::pr
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[tokio::test]
+async fn with_no_subcommand_it_serves_with_settings_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let dist = write_fake_front_end(dir.path());
+    let database = dir.path().join("from-env/tasks.db");
+
+    let server = ServerProcess::start_with_env(&[
+        ("TASKTICK_ADDR", "127.0.0.1:0".as_ref()),
+        ("TASKTICK_DATABASE", database.as_os_str()),
+        ("TASKTICK_STATIC_DIR", dist.as_os_str()),
+    ]);
+
+    let page = reqwest::get(server.url("/")).await.unwrap();
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("<title>tasktick</title>")
+    );
+    let health = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(
+        database.is_file(),
+        "the database was created where TASKTICK_DATABASE says"
+    );
+    server.kill_hard();
+}

@@ -237,3 +237,42 @@ async fn deleting_a_task_answers_204_and_then_it_is_gone() {
     assert_problem(app.delete_task(task.id).await, 404).await;
     assert_problem(app.patch_task(task.id, &json!({ "done": true })).await, 404).await;
 }
+
+#[tokio::test]
+async fn a_request_in_flight_when_shutdown_begins_still_completes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = spawn_app().await;
+    let body = r#"{"title":"in flight"}"#;
+    let mut socket = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /api/tasks HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        app.addr,
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    // "100 Continue" arrives when the handler starts reading the body: the request is in flight.
+    let mut buffer = vec![0; 1024];
+    let read = socket.read(&mut buffer).await.unwrap();
+    assert!(String::from_utf8_lossy(&buffer[..read]).starts_with("HTTP/1.1 100 Continue"));
+
+    let addr = app.addr;
+    let stopping = app.begin_shutdown();
+    // Shutdown has begun once the server stops accepting connections.
+    let deadline = tokio::time::Instant::now() + crate::helpers::PATIENCE;
+    while tokio::net::TcpStream::connect(addr).await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server kept accepting"
+        );
+        tokio::task::yield_now().await;
+    }
+    socket.write_all(body.as_bytes()).await.unwrap();
+
+    let mut response = String::new();
+    socket.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 201 Created"), "{response}");
+    assert!(response.contains("in flight"));
+    stopping.await;
+}
