@@ -4,7 +4,7 @@ use std::fmt;
 
 use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
-use shared::{CreateTask, Problem, SEQ_HEADER, TASKS_PATH, Task, TaskTitle};
+use shared::{CreateTask, Problem, SEQ_HEADER, TASKS_PATH, Task, TaskTitle, UpdateTask};
 
 /// Why a request did not produce what was asked for. `Display` is written for the person using the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +87,52 @@ pub async fn create_task(title: &TaskTitle) -> Result<Task, ApiError> {
     };
     let response = Request::post(TASKS_PATH).json(&body)?.send().await?;
     decode(response, 201).await
+}
+
+/// `PATCH /api/tasks/{id}` based on `task`'s version (`If-Match`), so a change made elsewhere in the
+/// meantime is refused with 412 rather than overwritten.
+pub async fn update_task(task: &Task, update: &UpdateTask) -> Result<Task, ApiError> {
+    let response = Request::patch(&format!("{TASKS_PATH}/{}", task.id))
+        .header("if-match", &task.version.to_string())
+        .json(update)?
+        .send()
+        .await?;
+    decode(response, 200).await
+}
+
+/// `DELETE /api/tasks/{id}` based on `task`'s version.
+pub async fn delete_task(task: &Task) -> Result<(), ApiError> {
+    let response = Request::delete(&format!("{TASKS_PATH}/{}", task.id))
+        .header("if-match", &task.version.to_string())
+        .send()
+        .await?;
+    expect_empty(response, 204).await
+}
+
+/// `DELETE /api/tasks?done=true`.
+pub async fn clear_done() -> Result<(), ApiError> {
+    let response = Request::delete(&format!("{TASKS_PATH}?done=true"))
+        .send()
+        .await?;
+    expect_empty(response, 200).await
+}
+
+impl ApiError {
+    /// The task as the server has it, when a write was refused because it changed elsewhere.
+    pub fn current_task(&self) -> Option<&Task> {
+        match self {
+            Self::Problem(problem) if problem.status == 412 => problem.current.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// Succeeds on `expected`, else decodes the problem.
+async fn expect_empty(response: Response, expected: u16) -> Result<(), ApiError> {
+    if response.status() == expected {
+        return Ok(());
+    }
+    decode::<()>(response, expected).await
 }
 
 /// Reads the body as `T` when the status is `expected`, else as a problem.

@@ -1,12 +1,17 @@
-//! The page: the live clock and connection state in the header, the add form and the task list.
+//! The page: the live clock and connection state in the header; the add form, the filtered task
+//! list and its footer below. The filter lives in the URL.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::components::Router;
+use leptos_router::hooks::use_location;
 use shared::TaskTitle;
 
+use crate::actions::Actions;
 use crate::api;
 use crate::board::Board;
-use crate::components::{Clock, ConnectionBadge, TaskForm, TaskList};
+use crate::components::{BoardFooter, Clock, ConnectionBadge, TaskForm, TaskList};
+use crate::filter::Filter;
 use crate::live;
 
 /// How often a snapshot that turned out too old is fetched again before giving up.
@@ -31,6 +36,36 @@ pub fn App() -> impl IntoView {
     reload();
     let feed = live::connect(board, reload);
 
+    view! {
+        <Router>
+            <header class="app-header">
+                <h1>"tasktick"</h1>
+                <div class="live">
+                    <Clock time=feed.clock />
+                    <ConnectionBadge
+                        state=feed.state
+                        rtt_ms=feed.rtt_ms
+                        retry_in_secs=feed.retry_in_secs
+                        on_retry=move || feed.retry_now()
+                    />
+                </div>
+            </header>
+            <main class="app-main">
+                <BoardView board=board load_error=load_error />
+            </main>
+            <footer class="app-footer">
+                <p>"Tasks travel over REST; the clock and every change stream over a WebSocket."</p>
+            </footer>
+        </Router>
+    }
+}
+
+/// The board under the URL's filter (inside the router, which provides the location).
+#[component]
+fn BoardView(board: RwSignal<Board>, load_error: RwSignal<Option<String>>) -> impl IntoView {
+    let location = use_location();
+    let filter = Signal::derive(move || Filter::from_path(&location.pathname.get()));
+    let actions = Actions::new(board);
     let create = move |title: TaskTitle| async move {
         let task = api::create_task(&title).await?;
         // The task_created event will say the same; the board keeps one copy.
@@ -39,30 +74,30 @@ pub fn App() -> impl IntoView {
     };
     let tasks = Signal::derive(move || board.with(|b| b.tasks().to_vec()));
     let first_load = Signal::derive(move || !board.with(Board::is_loaded));
+    let all_done = move || tasks.with(|all| !all.is_empty() && all.iter().all(|t| t.done));
 
     view! {
-        <header class="app-header">
-            <h1>"tasktick"</h1>
-            <div class="live">
-                <Clock time=feed.clock />
-                <ConnectionBadge
-                    state=feed.state
-                    rtt_ms=feed.rtt_ms
-                    retry_in_secs=feed.retry_in_secs
-                    on_retry=move || feed.retry_now()
+        <section class="card" aria-labelledby="tasks-heading">
+            <h2 id="tasks-heading">"Tasks"</h2>
+            <TaskForm on_create=create />
+            <p class="notice" role="alert">{move || actions.notice.get()}</p>
+            <label class="toggle-all" hidden=move || tasks.with(Vec::is_empty)>
+                <input
+                    type="checkbox"
+                    prop:checked=all_done
+                    on:change=move |_| actions.toggle_all()
                 />
-            </div>
-        </header>
-        <main class="app-main">
-            <section class="card" aria-labelledby="tasks-heading">
-                <h2 id="tasks-heading">"Tasks"</h2>
-                <TaskForm on_create=create />
-                <TaskList tasks=tasks loading=first_load error=load_error />
-            </section>
-        </main>
-        <footer class="app-footer">
-            <p>"Tasks travel over REST; the clock and every change stream over a WebSocket."</p>
-        </footer>
+                "Mark all as done"
+            </label>
+            <TaskList
+                tasks=tasks
+                loading=first_load
+                error=load_error
+                filter=filter
+                actions=actions
+            />
+            <BoardFooter tasks=tasks filter=filter on_clear_done=move |()| actions.clear_done() />
+        </section>
     }
 }
 

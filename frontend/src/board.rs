@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 
-use shared::{ServerMsg, Task};
+use shared::{ServerMsg, Task, TaskId};
 
 /// How many applied events are kept to re-apply on top of an older snapshot.
 const RECENT_EVENTS: usize = 256;
@@ -88,13 +88,32 @@ impl Board {
         true
     }
 
-    /// Adds or refreshes one task the page itself just created or changed over REST.
+    /// Adds or refreshes one task the page itself just created or changed over REST; an older
+    /// copy than the board's is ignored. Tasks stay in creation (id) order.
     pub fn upsert(&mut self, task: Task) {
-        match self.tasks.iter_mut().find(|t| t.id == task.id) {
-            Some(existing) if existing.version < task.version => *existing = task,
-            Some(_) => {}
-            None => self.tasks.push(task),
+        match self.tasks.binary_search_by_key(&task.id, |t| t.id) {
+            Ok(at) if self.tasks[at].version < task.version => self.tasks[at] = task,
+            Ok(_) => {}
+            Err(at) => self.tasks.insert(at, task),
         }
+    }
+
+    /// Shows `task` as given, whatever its version: an optimistic change, or its rollback.
+    pub fn show(&mut self, task: Task) {
+        match self.tasks.binary_search_by_key(&task.id, |t| t.id) {
+            Ok(at) => self.tasks[at] = task,
+            Err(at) => self.tasks.insert(at, task),
+        }
+    }
+
+    /// Hides a task (an optimistic delete).
+    pub fn hide(&mut self, id: TaskId) {
+        self.tasks.retain(|t| t.id != id);
+    }
+
+    /// The task with `id`, if shown.
+    pub fn task(&self, id: TaskId) -> Option<&Task> {
+        self.tasks.iter().find(|t| t.id == id)
     }
 
     fn change(&mut self, event: &ServerMsg) {
@@ -102,7 +121,7 @@ impl Board {
             ServerMsg::TaskCreated { task, .. } | ServerMsg::TaskUpdated { task, .. } => {
                 self.upsert(task.clone())
             }
-            ServerMsg::TaskDeleted { id, .. } => self.tasks.retain(|t| t.id != *id),
+            ServerMsg::TaskDeleted { id, .. } => self.hide(*id),
             _ => {}
         }
     }

@@ -4,10 +4,12 @@
 //! [`components`] take signals and callbacks rather than reaching for the network themselves, so the
 //! browser tests can mount them with fakes.
 
+pub mod actions;
 pub mod api;
 mod app;
 pub mod board;
 pub mod components;
+pub mod filter;
 pub mod live;
 
 pub use app::App;

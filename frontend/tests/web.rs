@@ -4,7 +4,8 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use frontend::api::{ApiError, next_link};
-use frontend::components::{Clock, ConnectionBadge, TaskForm, TaskList};
+use frontend::components::{Clock, ConnectionBadge, TaskForm, TaskItem, TaskList};
+use frontend::filter::Filter;
 use frontend::live::{Backoff, ConnectionState, is_silent, retry_delay_ms};
 use leptos::mount::mount_to;
 use leptos::prelude::*;
@@ -142,7 +143,7 @@ async fn the_list_renders_tasks_in_order_and_follows_its_signal() {
     let root = wrapper();
     let tasks = RwSignal::new(vec![task(1, "first"), task(2, "second")]);
     let _mounted = mount_to(root.clone(), move || {
-        view! { <TaskList tasks=tasks loading=false error={None::<String>} /> }
+        view! { <TaskList tasks=tasks loading=false error={None::<String>} filter=Filter::All /> }
     });
     settle().await;
 
@@ -163,7 +164,9 @@ async fn the_list_renders_tasks_in_order_and_follows_its_signal() {
 async fn an_empty_list_says_so() {
     let root = wrapper();
     let _mounted = mount_to(root.clone(), || {
-        view! { <TaskList tasks={Vec::new()} loading=false error={None::<String>} /> }
+        view! {
+            <TaskList tasks={Vec::new()} loading=false error={None::<String>} filter=Filter::All />
+        }
     });
     settle().await;
 
@@ -268,4 +271,93 @@ fn the_next_page_is_found_in_the_link_header() {
         Some("/b")
     );
     assert_eq!(next_link(r#"</a>; rel="prev""#), None);
+}
+
+#[wasm_bindgen_test]
+async fn the_filter_shows_only_matching_tasks_and_says_when_none_match() {
+    let root = wrapper();
+    let mut finished = task(2, "finished");
+    finished.done = true;
+    let filter = RwSignal::new(Filter::Active);
+    let tasks = vec![task(1, "open"), finished];
+    let _mounted = mount_to(root.clone(), move || {
+        view! { <TaskList tasks=tasks.clone() loading=false error={None::<String>} filter=filter /> }
+    });
+    settle().await;
+    assert_eq!(root.query_selector_all(".task").unwrap().length(), 1);
+    assert!(root.text_content().unwrap().contains("open"));
+
+    filter.set(Filter::Done);
+    settle().await;
+    assert!(root.text_content().unwrap().contains("finished"));
+    assert!(!root.text_content().unwrap().contains("open"));
+    assert_eq!(Filter::from_path("/done/"), Filter::Done);
+    assert_eq!(Filter::from_path("/elsewhere"), Filter::All);
+}
+
+/// Mounts one task row; returns the root and the titles it was asked to rename to.
+fn mount_item(title: &str) -> (HtmlElement, RwSignal<Vec<String>>) {
+    let root = wrapper();
+    let renamed = RwSignal::new(Vec::new());
+    let item = task(1, title);
+    // Stays mounted for the rest of the test run, like the other components' handles would.
+    std::mem::forget(mount_to(root.clone(), move || {
+        view! {
+            <TaskItem
+                task=item.clone()
+                on_toggle=|()| {}
+                on_rename=move |title: String| renamed.update(|all| all.push(title))
+                on_delete=|()| {}
+            />
+        }
+    }));
+    (root, renamed)
+}
+
+fn key(target: &HtmlElement, key: &str) {
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key(key);
+    init.set_bubbles(true);
+    let event =
+        web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+    target.dispatch_event(&event).unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn double_clicking_a_title_edits_it_in_place_and_enter_saves() {
+    let (root, renamed) = mount_item("draft");
+    let title = find::<HtmlElement>(&root, ".task-title");
+    let dblclick = web_sys::MouseEvent::new("dblclick").unwrap();
+    title.dispatch_event(&dblclick).unwrap();
+    settle().await;
+    let field = find::<HtmlInputElement>(&root, ".task-edit");
+    assert!(!field.hidden(), "the edit field is shown");
+
+    field.set_value("final");
+    key(&field, "Enter");
+    settle().await;
+
+    assert_eq!(renamed.get_untracked(), ["final"]);
+    assert!(field.hidden());
+}
+
+#[wasm_bindgen_test]
+async fn escape_cancels_an_edit() {
+    let (root, renamed) = mount_item("keep me");
+    find::<HtmlButtonElement>(&root, "button[aria-label^=Edit]").click();
+    settle().await;
+    let field = find::<HtmlInputElement>(&root, ".task-edit");
+
+    field.set_value("discarded");
+    key(&field, "Escape");
+    settle().await;
+
+    assert!(renamed.get_untracked().is_empty());
+    assert!(field.hidden());
+    assert_eq!(
+        find::<HtmlElement>(&root, ".task-title")
+            .text_content()
+            .unwrap(),
+        "keep me"
+    );
 }

@@ -218,6 +218,10 @@ impl Browser {
         self.client.execute(script, Vec::new()).await.unwrap();
     }
 
+    pub async fn current_url(&self) -> String {
+        self.client.current_url().await.unwrap().to_string()
+    }
+
     pub async fn reload(&self) {
         self.client.refresh().await.unwrap();
     }

@@ -260,3 +260,63 @@ fn seconds_to_next_try(text: &str) -> Option<u32> {
         .parse()
         .ok()
 }
+
+#[tokio::test]
+#[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
+async fn the_board_toggles_edits_filters_deletes_and_clears_and_the_filter_survives_a_reload() {
+    let server = TestServer::start().await;
+    for title in ["wash up", "write report", "water plants"] {
+        server
+            .post_json("/api/tasks", &json!({ "title": title }))
+            .await;
+    }
+    let browser = Browser::open(&server.url("/")).await;
+    browser
+        .wait_for_text(".task-list", |t| t.contains("water plants"))
+        .await;
+
+    browser
+        .click(r#".task-toggle[aria-label='Mark "wash up" as done']"#)
+        .await;
+    browser
+        .wait_for_text(".board-footer .count", |t| t == "2 items left")
+        .await;
+    browser
+        .click(r#"button[aria-label='Edit "write report"']"#)
+        .await;
+    browser.type_into(".task.editing .task-edit", " now").await;
+    browser.press_enter(".task.editing .task-edit").await;
+    browser
+        .wait_for_text(".task-list", |t| t.contains("write report now"))
+        .await;
+    browser
+        .click(r#"button[aria-label='Delete "water plants"']"#)
+        .await;
+    browser
+        .wait_for_text(".task-list", |t| !t.contains("water plants"))
+        .await;
+
+    browser.click(".filters a[href='/done']").await;
+    assert!(browser.current_url().await.ends_with("/done"));
+    browser
+        .wait_for_text(".task-list", |t| {
+            t.contains("wash up") && !t.contains("write report")
+        })
+        .await;
+    browser.reload().await;
+    browser
+        .wait_for_text(".task-list", |t| {
+            t.contains("wash up") && !t.contains("write report")
+        })
+        .await;
+
+    browser.click(".board-footer button").await;
+    browser
+        .wait_for_text(".list-status", |t| t.contains("Nothing done yet"))
+        .await;
+    let stored: Vec<Task> = server.get_json("/api/tasks").await;
+    let titles: Vec<&str> = stored.iter().map(|t| t.title.as_str()).collect();
+    assert_eq!(titles, ["write report now"]);
+    assert_eq!(browser.console_errors().await, Vec::<String>::new());
+    browser.close().await;
+}

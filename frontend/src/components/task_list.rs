@@ -1,15 +1,30 @@
-//! The task list, with its loading, error and empty states.
+//! The task list under the current filter, with its loading, error and empty states.
 
 use leptos::prelude::*;
 use shared::Task;
 
-/// Renders `tasks` in order, or says why there is nothing to show.
+use super::TaskItem;
+use crate::actions::Actions;
+use crate::filter::Filter;
+
+/// Renders the tasks that pass `filter`, each with its actions, or says why there is nothing.
 #[component]
 pub fn TaskList(
     #[prop(into)] tasks: Signal<Vec<Task>>,
     #[prop(into)] loading: Signal<bool>,
     #[prop(into)] error: Signal<Option<String>>,
+    #[prop(into)] filter: Signal<Filter>,
+    #[prop(optional)] actions: Option<Actions>,
 ) -> impl IntoView {
+    let shown = move || {
+        let filter = filter.get();
+        tasks.with(|all| {
+            all.iter()
+                .filter(|t| filter.keeps(t))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
     let status = move || {
         if let Some(message) = error.get() {
             view! { <p class="list-status error" role="alert">{message}</p> }.into_any()
@@ -17,6 +32,8 @@ pub fn TaskList(
             view! { <p class="list-status">"Loading tasks…"</p> }.into_any()
         } else if tasks.with(Vec::is_empty) {
             view! { <p class="list-status">"No tasks yet. Add the first one above."</p> }.into_any()
+        } else if shown().is_empty() {
+            view! { <p class="list-status">{filter.get().empty_text()}</p> }.into_any()
         } else {
             ().into_any()
         }
@@ -25,13 +42,29 @@ pub fn TaskList(
         {status}
         <ul class="task-list">
             <For
-                each=move || tasks.get()
-                key=|task| (task.id, task.version)
+                each=shown
+                key=|task| (task.id, task.version, task.done, task.title.clone())
                 children=move |task| {
+                    let (toggled, renamed, deleted) = (task.clone(), task.clone(), task.clone());
                     view! {
-                        <li class="task" class:done=task.done data-id=task.id.0>
-                            <span class="task-title">{task.title}</span>
-                        </li>
+                        <TaskItem
+                            task=task
+                            on_toggle=move |()| {
+                                if let Some(actions) = actions {
+                                    actions.toggle(toggled.clone());
+                                }
+                            }
+                            on_rename=move |title: String| {
+                                if let Some(actions) = actions {
+                                    actions.rename(renamed.clone(), &title);
+                                }
+                            }
+                            on_delete=move |()| {
+                                if let Some(actions) = actions {
+                                    actions.delete(deleted.clone());
+                                }
+                            }
+                        />
                     }
                 }
             />
