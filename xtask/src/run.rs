@@ -7,6 +7,7 @@ use crate::tools::ensure_front_end_tools;
 pub fn run(server_args: Vec<String>) -> anyhow::Result<()> {
     ensure_front_end_tools()?;
     build_front_end()?;
+    report_bundle_size()?;
     let addr = std::env::var("TASKTICK_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     println!(
         "\ntasktick is starting: open http://{addr}/ (unless --addr below says otherwise). Ctrl-C stops it."
@@ -30,4 +31,27 @@ pub fn run(server_args: Vec<String>) -> anyhow::Result<()> {
 /// `trunk build --release` into `dist/`.
 pub fn build_front_end() -> anyhow::Result<()> {
     run_command(crate::command::tool("trunk").args(["build", "--release"]))
+}
+
+/// Prints the size of the built WebAssembly, raw and gzip-compressed (what a browser downloads).
+fn report_bundle_size() -> anyhow::Result<()> {
+    use std::io::Write;
+
+    let dist = crate::command::workspace_root().join("dist");
+    for entry in std::fs::read_dir(&dist)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "wasm") {
+            let bytes = std::fs::read(&path)?;
+            let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            gzip.write_all(&bytes)?;
+            let compressed = gzip.finish()?.len();
+            println!(
+                "\nfront end bundle {}: {:.1} KiB raw, {:.1} KiB gzip",
+                path.file_name().unwrap_or_default().to_string_lossy(),
+                bytes.len() as f64 / 1024.0,
+                compressed as f64 / 1024.0
+            );
+        }
+    }
+    Ok(())
 }

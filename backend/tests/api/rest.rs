@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use shared::{Task, TaskId};
 
 use crate::helpers::{TestApp, assert_problem, spawn_app};
@@ -30,6 +30,31 @@ async fn mark_done(app: &TestApp, id: TaskId) -> Task {
     let response = app.patch_task(id, &json!({ "done": true })).await;
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
+}
+
+/// `GET path` with `If-None-Match: tag`.
+async fn get_if_none_match(app: &TestApp, path: &str, tag: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .header("if-none-match", tag)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `PATCH` (with `body`) or `DELETE` (without) of a task, with `If-Match: if_match`.
+async fn write_if_match(
+    app: &TestApp,
+    id: TaskId,
+    if_match: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let url = app.url(&format!("/api/tasks/{id}"));
+    let request = match body {
+        Some(body) => app.client.patch(url).json(&body),
+        None => app.client.delete(url),
+    };
+    request.header("if-match", if_match).send().await.unwrap()
 }
 
 fn etag(response: &reqwest::Response) -> String {
@@ -135,25 +160,13 @@ async fn an_unchanged_list_costs_a_304_and_any_change_changes_its_tag() {
     let tag = etag(&first);
     assert_eq!(first.headers()["cache-control"], "no-cache");
 
-    let again = app
-        .client
-        .get(app.url("/api/tasks"))
-        .header("if-none-match", &tag)
-        .send()
-        .await
-        .unwrap();
+    let again = get_if_none_match(&app, "/api/tasks", &tag).await;
     assert_eq!(again.status(), 304);
     assert_eq!(etag(&again), tag);
     assert!(again.bytes().await.unwrap().is_empty());
 
     mark_done(&app, task.id).await;
-    let changed = app
-        .client
-        .get(app.url("/api/tasks"))
-        .header("if-none-match", &tag)
-        .send()
-        .await
-        .unwrap();
+    let changed = get_if_none_match(&app, "/api/tasks", &tag).await;
     assert_eq!(changed.status(), 200);
     assert_ne!(etag(&changed), tag);
 }
@@ -165,19 +178,13 @@ async fn a_task_has_an_etag_that_changes_exactly_when_it_does() {
     let path = format!("/api/tasks/{}", task.id);
     let tag = etag(&app.get(&path).await);
 
-    let conditional = |tag: String| {
-        app.client
-            .get(app.url(&path))
-            .header("if-none-match", tag)
-            .send()
-    };
-    assert_eq!(conditional(tag.clone()).await.unwrap().status(), 304);
+    assert_eq!(get_if_none_match(&app, &path, &tag).await.status(), 304);
     let patched = app.patch_task(task.id, &json!({ "title": "b" })).await;
     let new_tag = etag(&patched);
 
     assert_ne!(new_tag, tag);
-    assert_eq!(conditional(tag).await.unwrap().status(), 200);
-    assert_eq!(conditional(new_tag).await.unwrap().status(), 304);
+    assert_eq!(get_if_none_match(&app, &path, &tag).await.status(), 200);
+    assert_eq!(get_if_none_match(&app, &path, &new_tag).await.status(), 304);
 }
 
 #[tokio::test]
@@ -187,21 +194,14 @@ async fn a_write_with_a_stale_if_match_is_412_with_the_current_task_and_changes_
     let stale = etag(&app.get(&format!("/api/tasks/{}", task.id)).await);
     let current = mark_done(&app, task.id).await;
 
-    let patch = app
-        .client
-        .patch(app.url(&format!("/api/tasks/{}", task.id)))
-        .header("if-match", &stale)
-        .json(&json!({ "title": "lost update" }))
-        .send()
-        .await
-        .unwrap();
-    let delete = app
-        .client
-        .delete(app.url(&format!("/api/tasks/{}", task.id)))
-        .header("if-match", "1")
-        .send()
-        .await
-        .unwrap();
+    let patch = write_if_match(
+        &app,
+        task.id,
+        &stale,
+        Some(json!({ "title": "lost update" })),
+    )
+    .await;
+    let delete = write_if_match(&app, task.id, "1", None).await;
 
     for response in [patch, delete] {
         let problem = assert_problem(response, 412).await;
@@ -216,22 +216,9 @@ async fn a_write_with_the_current_etag_or_version_applies() {
     let task = app.create_task("a").await;
     let tag = etag(&app.get(&format!("/api/tasks/{}", task.id)).await);
 
-    let patched = app
-        .client
-        .patch(app.url(&format!("/api/tasks/{}", task.id)))
-        .header("if-match", &tag)
-        .json(&json!({ "done": true }))
-        .send()
-        .await
-        .unwrap();
+    let patched = write_if_match(&app, task.id, &tag, Some(json!({ "done": true }))).await;
     assert_eq!(patched.status(), 200);
-    let deleted = app
-        .client
-        .delete(app.url(&format!("/api/tasks/{}", task.id)))
-        .header("if-match", "2")
-        .send()
-        .await
-        .unwrap();
+    let deleted = write_if_match(&app, task.id, "2", None).await;
 
     assert_eq!(deleted.status(), 204);
     assert!(app.list_tasks().await.is_empty());
