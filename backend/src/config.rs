@@ -45,6 +45,10 @@ pub struct Config {
     /// How many of the newest task events are kept for clients that resume with `?since=`.
     #[arg(long, env = "TASKTICK_EVENT_RETENTION", default_value_t = DEFAULT_EVENT_RETENTION)]
     pub event_retention: NonZeroU32,
+    /// Refuse every WebSocket upgrade with 503, as a proxy that blocks WebSockets would (clients
+    /// then use the event stream).
+    #[arg(long, env = "TASKTICK_DISABLE_WEBSOCKET")]
+    pub disable_websocket: bool,
 }
 
 impl Config {
@@ -59,6 +63,7 @@ impl Config {
             allowed_origins: Vec::new(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             event_retention: DEFAULT_EVENT_RETENTION,
+            disable_websocket: false,
         }
     }
 }

@@ -52,6 +52,9 @@ pub enum AppError {
         "This Idempotency-Key was already used for a different request. Use a new key for a new request."
     )]
     IdempotencyKeyReused,
+    /// 503: WebSockets are switched off (`--disable-websocket`); the event stream still works.
+    #[error("WebSockets are disabled on this server. Use the event stream at /api/events.")]
+    WebSocketDisabled,
     /// 500: a response could not be encoded (a bug). Logged; the client sees a generic message.
     #[error("The server could not complete the request. Try again later.")]
     Encoding(String),
@@ -104,7 +107,7 @@ impl AppError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Overloaded { .. } | Self::WebSocketDisabled => StatusCode::SERVICE_UNAVAILABLE,
             Self::Encoding(_) | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -124,6 +127,7 @@ impl AppError {
             Self::UnsupportedMediaType(_) => "/problems/unsupported-media-type",
             Self::IdempotencyKeyReused => "/problems/idempotency-key-reused",
             Self::Overloaded { .. } => "/problems/overloaded",
+            Self::WebSocketDisabled => "/problems/websocket-disabled",
             Self::Encoding(_) | Self::Store(_) => "/problems/internal",
         }
     }

@@ -67,6 +67,7 @@ impl Application {
                 ping_interval: Duration::from_secs(config.ws_ping_interval),
                 idle_timeout: Duration::from_secs(config.ws_timeout),
                 allowed_origins: config.allowed_origins.clone(),
+                disabled: config.disable_websocket,
             }),
         };
         let listener = TcpListener::bind(config.addr)

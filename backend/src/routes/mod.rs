@@ -1,5 +1,6 @@
 //! HTTP routes. Each resource module owns its `router()`; [`api_router`] merges them under `/api`.
 
+pub mod events;
 pub mod health;
 pub mod openapi;
 pub mod static_files;
@@ -19,6 +20,7 @@ pub fn api_router() -> Router<AppState> {
     Router::new()
         .merge(tasks::router())
         .merge(openapi::router())
+        .merge(events::router())
         .fallback(api_not_found)
         .layer(DefaultBodyLimit::max(shared::MAX_BODY_BYTES))
         .layer(middleware::from_fn(method_not_allowed_as_problem))

@@ -10,7 +10,7 @@ use axum::routing::get;
 use shared::{ClientMsg, CreateTask, FieldError, Problem, ServerMsg, Task, UpdateTask};
 use utoipa::OpenApi;
 
-use super::{health, tasks};
+use super::{events, health, tasks};
 use crate::{AppState, ws};
 
 /// The contract of the whole HTTP surface.
@@ -28,6 +28,7 @@ use crate::{AppState, ws};
         tasks::tasks_get,
         tasks::tasks_update,
         tasks::tasks_delete,
+        events::events_stream,
         health::health_check,
         ws::ws_upgrade,
     ),

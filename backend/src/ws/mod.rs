@@ -18,6 +18,8 @@ use serde::Deserialize;
 use shared::ws::{MAX_CLIENT_MESSAGE_BYTES, PROTOCOL_VERSION};
 use shared::{Problem, ServerMsg};
 
+use tokio::sync::OwnedSemaphorePermit;
+
 use crate::store::Replay;
 use crate::{AppError, AppState};
 use clock::encode;
@@ -29,7 +31,7 @@ const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// Most bytes queued for one slow peer before sends fail (the broadcast queue bounds events too).
 const MAX_WRITE_BUFFER_BYTES: usize = 256 * 1024;
 /// A peer whose socket accepts nothing for this long is disconnected.
-const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// What a refused upgrade (too many connections) suggests as `Retry-After`, in seconds.
 const RETRY_AFTER_SECS: u32 = 5;
 
@@ -40,6 +42,8 @@ pub struct WsSettings {
     pub idle_timeout: Duration,
     /// Origins allowed besides the server's own, as `scheme://host[:port]`.
     pub allowed_origins: Vec<String>,
+    /// Every upgrade is refused (`--disable-websocket`).
+    pub disabled: bool,
 }
 
 /// The WebSocket route.
@@ -72,7 +76,7 @@ pub struct WsQuery {
          body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A browser page from a foreign origin",
          body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "At the connection limit; see Retry-After",
+        (status = 503, description = "At the connection limit (see Retry-After), or WebSockets are disabled",
          body = Problem, content_type = "application/problem+json",
          headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
@@ -87,17 +91,14 @@ pub(crate) async fn ws_upgrade(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
     let upgrade = upgrade.map_err(|rejection| AppError::NotWebSocket(rejection.body_text()))?;
+    if state.ws.disabled {
+        return Err(AppError::WebSocketDisabled);
+    }
     let Query(query) = query.map_err(|rejection| {
         AppError::BadRequest(format!("The query is not valid: {}", rejection.body_text()))
     })?;
     check_origin(&headers, &state.ws.allowed_origins)?;
-    let permit = state
-        .connection_permits
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| AppError::Overloaded {
-            retry_after_secs: RETRY_AFTER_SECS,
-        })?;
+    let permit = acquire_permit(&state)?;
 
     // Subscribe before reading the store: an event committed in between is then both replayed and
     // received live, and `last_seq` drops the copy. The other order could lose it.
@@ -132,8 +133,19 @@ pub(crate) async fn ws_upgrade(
         }))
 }
 
+/// One of the `--max-connections` slots (shared by WebSockets and event streams), or 503.
+pub(crate) fn acquire_permit(state: &AppState) -> Result<OwnedSemaphorePermit, AppError> {
+    state
+        .connection_permits
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| AppError::Overloaded {
+            retry_after_secs: RETRY_AFTER_SECS,
+        })
+}
+
 /// `hello`, then either the events after `since` or a `resync`; and the `seq` they cover.
-async fn prelude(
+pub(crate) async fn prelude(
     state: &AppState,
     since: Option<i64>,
 ) -> Result<(Vec<axum::extract::ws::Utf8Bytes>, i64), AppError> {

@@ -8,6 +8,7 @@ mod hostile;
 mod live;
 mod process;
 mod rest;
+mod sse;
 mod static_files;
 mod tasks;
 mod ws;

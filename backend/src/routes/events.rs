@@ -1,0 +1,184 @@
+//! `GET /api/events`: the WebSocket's feed as Server-Sent Events, for clients and networks where a
+//! WebSocket cannot get through.
+//!
+//! The same connection loop drives it (see `ws::connection`): a sink turns each message into an
+//! SSE event (`id:` = `seq` for task events, so the browser's automatic reconnect sends
+//! `Last-Event-ID` and resumes without loss), the server's pings become keep-alive comments, and a
+//! close becomes a final `close` event.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::Message;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, Sse};
+use axum::routing::get;
+use futures_util::SinkExt;
+use serde::Deserialize;
+use shared::Problem;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::PollSender;
+use utoipa::IntoParams;
+
+use crate::extract::AppQuery;
+use crate::ws::connection::{self, Session, Timing};
+use crate::ws::{SEND_TIMEOUT, acquire_permit, prelude};
+use crate::{AppError, AppState};
+
+/// Events queued for one stream before its sends wait (and, after the send timeout, give up).
+const QUEUE: usize = 64;
+/// No client-to-server traffic exists on an event stream, so silence never ends it.
+const NO_IDLE_TIMEOUT: Duration = Duration::from_secs(60 * 60 * 24 * 365);
+
+/// The event stream route, relative to `/api`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/events", get(events_stream))
+}
+
+/// Query of `GET /api/events`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// Resume after this `seq` (the `Last-Event-ID` header, which browsers send on reconnect,
+    /// takes precedence).
+    since: Option<i64>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/events",
+    tag = "live",
+    params(EventsQuery, ("Last-Event-ID" = Option<i64>, Header, description = "The last `seq` applied")),
+    description = "The WebSocket's messages as Server-Sent Events: each `data:` is a `ServerMsg` as \
+        JSON; task events carry `id:` = `seq`. Keep-alive comments every --ws-ping-interval seconds; \
+        a final `close` event on shutdown.",
+    responses(
+        (status = 200, description = "The event stream", content_type = "text/event-stream", body = String),
+        (status = 400, description = "A bad `since` or `Last-Event-ID`",
+         body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "At the connection limit; see Retry-After",
+         body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
+pub(crate) async fn events_stream(
+    State(state): State<AppState>,
+    AppQuery(query): AppQuery<EventsQuery>,
+    headers: HeaderMap,
+) -> Result<Sse<ReceiverStream<Result<Event, Infallible>>>, AppError> {
+    let since = match headers.get("last-event-id") {
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .ok_or_else(|| {
+                    AppError::BadRequest("Last-Event-ID must be a task event seq.".into())
+                })?,
+        ),
+        None => query.since,
+    };
+    let permit = acquire_permit(&state)?;
+    let events = state.events.subscribe();
+    let (prelude, last_seq) = prelude(&state, since).await?;
+    let session = Session {
+        prelude,
+        last_seq,
+        events,
+        ticks: state.ticks.clone(),
+        shutdown: state.shutdown.clone(),
+        timing: Timing {
+            ping_interval: state.ws.ping_interval,
+            idle_timeout: NO_IDLE_TIMEOUT,
+            send_timeout: SEND_TIMEOUT,
+        },
+    };
+    let (sender, receiver) = tokio::sync::mpsc::channel(QUEUE);
+    let sink = PollSender::new(sender).with(|message: Message| async move {
+        Ok::<_, tokio_util::sync::PollSendError<Result<Event, Infallible>>>(Ok(to_event(message)))
+    });
+    let client = futures_util::stream::pending::<Result<Message, Infallible>>();
+    state.connections.spawn(async move {
+        connection::serve(Box::pin(sink), client, session).await;
+        drop(permit);
+    });
+    Ok(Sse::new(ReceiverStream::new(receiver)))
+}
+
+/// One connection-loop message as an SSE event.
+fn to_event(message: Message) -> Event {
+    match message {
+        Message::Text(text) => {
+            let event = Event::default().data(text.as_str());
+            match task_event_seq(&text) {
+                Some(seq) => event.id(seq.to_string()),
+                None => event,
+            }
+        }
+        Message::Close(frame) => Event::default()
+            .event("close")
+            .data(frame.map(|f| f.reason.to_string()).unwrap_or_default()),
+        // The loop's pings keep intermediaries from timing the stream out.
+        _ => Event::default().comment(""),
+    }
+}
+
+/// The `seq` of a task event, read from the front of its JSON without parsing the rest: the
+/// encoder writes the tag first and `seq` right after it (a unit test pins this down).
+fn task_event_seq(json: &str) -> Option<i64> {
+    let rest = json.strip_prefix(r#"{"type":"task_"#)?;
+    let (_, after) = rest.split_once(r#"","seq":"#)?;
+    let digits = after.split(|c: char| !c.is_ascii_digit()).next()?;
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::{ServerMsg, Task, TaskId};
+
+    use super::*;
+    use crate::ws::clock::encode;
+
+    #[test]
+    fn the_seq_is_read_from_every_kind_of_task_event_and_nothing_else() {
+        let task = Task {
+            id: TaskId(5),
+            title: "t".into(),
+            done: false,
+            created_at: Default::default(),
+            version: 1,
+        };
+        let cases = [
+            (
+                ServerMsg::TaskCreated {
+                    seq: 12,
+                    task: task.clone(),
+                },
+                Some(12),
+            ),
+            (ServerMsg::TaskUpdated { seq: 13, task }, Some(13)),
+            (
+                ServerMsg::TaskDeleted {
+                    seq: 14,
+                    id: TaskId(5),
+                },
+                Some(14),
+            ),
+            (
+                ServerMsg::Hello {
+                    protocol: 1,
+                    server_time_ms: 0,
+                    seq: 9,
+                },
+                None,
+            ),
+            (ServerMsg::Resync { reason: "r".into() }, None),
+        ];
+        for (message, expected) in cases {
+            assert_eq!(task_event_seq(&encode(&message)), expected, "{message:?}");
+        }
+    }
+}
