@@ -2,7 +2,8 @@
 //!
 //! `startup` assembles the application: [`startup::app`] builds the router from an [`AppState`],
 //! [`startup::Application`] binds it to an address. REST resources live in `routes`, the WebSocket in
-//! `ws`, persistence behind the `store::TaskStore` trait. `client` holds the console clients.
+//! `ws`, persistence behind the `store::TaskStore` trait. `client` holds the console clients. `wire` counts
+//! bytes per connection for the transport lab (`lab`).
 
 pub mod cli;
 pub mod client;
@@ -11,12 +12,14 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod lab;
 pub mod routes;
 pub mod shutdown;
 pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod wire;
 pub mod ws;
 
 pub use error::AppError;

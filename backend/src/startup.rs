@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
+use axum::{Router, middleware};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -15,9 +15,11 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::events::{BROADCAST_CAPACITY, EventHub};
+use crate::lab::LabRegistry;
 use crate::routes::{self, health, static_files};
 use crate::store::TaskStore;
 use crate::store::sqlite::SqliteStore;
+use crate::wire::{self, ConnectionWire, CountingListener};
 use crate::ws::WsSettings;
 use crate::{AppState, ws};
 
@@ -32,6 +34,7 @@ pub fn app(state: AppState, static_dir: &std::path::Path) -> Router {
         .merge(health::router())
         .with_state(state)
         .fallback_service(static_files::router(static_dir))
+        .layer(middleware::from_fn(wire::track_requests))
         .layer(TraceLayer::new_for_http())
 }
 
@@ -69,6 +72,7 @@ impl Application {
                 allowed_origins: config.allowed_origins.clone(),
                 disabled: config.disable_websocket,
             }),
+            lab: Arc::new(LabRegistry::default()),
         };
         let listener = TcpListener::bind(config.addr)
             .await
@@ -111,7 +115,12 @@ impl Application {
                 shutdown.cancel();
             }
         };
-        axum::serve(self.listener, self.router)
+        // Connections count their bytes for the transport lab (see `wire`).
+        let listener = CountingListener(self.listener);
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<ConnectionWire>();
+        axum::serve(listener, service)
             .with_graceful_shutdown(signal)
             .await
             .context("server failed")?;

@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::events::EventHub;
+use crate::lab::LabRegistry;
 use crate::store::TaskStore;
 use crate::ws::WsSettings;
 use crate::ws::clock::TickFeed;
@@ -27,4 +28,6 @@ pub struct AppState {
     /// One permit per open WebSocket, up to `--max-connections`.
     pub connection_permits: Arc<Semaphore>,
     pub ws: Arc<WsSettings>,
+    /// Byte meters of the transport lab's runs.
+    pub lab: Arc<LabRegistry>,
 }

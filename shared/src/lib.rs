@@ -1,14 +1,17 @@
 //! Wire types and rules shared by the tasktick server and its browser client.
 //!
 //! Everything that crosses the network is defined here once: the REST request and response bodies
-//! ([`task`]), the one error body ([`problem`]) and the WebSocket messages ([`ws`]). The validation
+//! ([`task`]), the one error body ([`problem`]), the WebSocket messages ([`ws`]) and the transport
+//! lab's readings ([`lab`]). The validation
 //! rules live here too, so the browser refuses exactly what the server would refuse, before sending.
 //! This crate depends on serde (and chrono for timestamps) only: no HTTP, web or async framework.
 
+pub mod lab;
 pub mod problem;
 pub mod task;
 pub mod ws;
 
+pub use lab::{ClockReading, LabReport, LabRun, LaneReport, Transport};
 pub use problem::{FieldError, Problem};
 pub use task::{
     CreateTask, NewTask, PatchError, Task, TaskId, TaskPatch, TaskTitle, TitleError, UpdateTask,

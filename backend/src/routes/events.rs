@@ -10,19 +10,20 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
 use axum::extract::ws::Message;
+use axum::extract::{Extension, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, Sse};
 use axum::routing::get;
 use futures_util::SinkExt;
 use serde::Deserialize;
-use shared::Problem;
+use shared::{LabRun, Problem, Transport};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::PollSender;
 use utoipa::IntoParams;
 
 use crate::extract::AppQuery;
+use crate::wire::ConnectionWire;
 use crate::ws::connection::{self, Session, Timing};
 use crate::ws::{SEND_TIMEOUT, acquire_permit, prelude};
 use crate::{AppError, AppState};
@@ -45,6 +46,9 @@ pub struct EventsQuery {
     /// Resume after this `seq` (the `Last-Event-ID` header, which browsers send on reconnect,
     /// takes precedence).
     since: Option<i64>,
+    /// Count this stream's bytes in the Server-Sent Events lane of this lab run.
+    #[param(value_type = Option<String>)]
+    lab: Option<LabRun>,
 }
 
 #[utoipa::path(
@@ -66,6 +70,7 @@ pub struct EventsQuery {
 )]
 pub(crate) async fn events_stream(
     State(state): State<AppState>,
+    wire: Option<Extension<ConnectionWire>>,
     AppQuery(query): AppQuery<EventsQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<ReceiverStream<Result<Event, Infallible>>>, AppError> {
@@ -82,6 +87,9 @@ pub(crate) async fn events_stream(
         None => query.since,
     };
     let permit = acquire_permit(&state)?;
+    if let Some(run) = &query.lab {
+        state.lab.count(wire.as_deref(), run, Transport::Sse);
+    }
     let events = state.events.subscribe();
     let (prelude, last_seq) = prelude(&state, since).await?;
     let session = Session {

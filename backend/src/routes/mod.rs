@@ -1,7 +1,9 @@
 //! HTTP routes. Each resource module owns its `router()`; [`api_router`] merges them under `/api`.
 
+pub mod clock;
 pub mod events;
 pub mod health;
+pub mod lab;
 pub mod openapi;
 pub mod static_files;
 pub mod tasks;
@@ -21,6 +23,8 @@ pub fn api_router() -> Router<AppState> {
         .merge(tasks::router())
         .merge(openapi::router())
         .merge(events::router())
+        .merge(clock::router())
+        .merge(lab::router())
         .fallback(api_not_found)
         .layer(DefaultBodyLimit::max(shared::MAX_BODY_BYTES))
         .layer(middleware::from_fn(method_not_allowed_as_problem))

@@ -7,10 +7,13 @@ use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use shared::{ClientMsg, CreateTask, FieldError, Problem, ServerMsg, Task, UpdateTask};
+use shared::{
+    ClientMsg, ClockReading, CreateTask, FieldError, LabReport, LaneReport, Problem, ServerMsg,
+    Task, UpdateTask,
+};
 use utoipa::OpenApi;
 
-use super::{events, health, tasks};
+use super::{clock, events, health, lab, tasks};
 use crate::{AppState, ws};
 
 /// The contract of the whole HTTP surface.
@@ -29,15 +32,19 @@ use crate::{AppState, ws};
         tasks::tasks_update,
         tasks::tasks_delete,
         events::events_stream,
+        clock::clock_read,
+        lab::lab_report,
         health::health_check,
         ws::ws_upgrade,
     ),
     components(schemas(
-        Task, CreateTask, UpdateTask, Problem, FieldError, ServerMsg, ClientMsg, tasks::Cleared
+        Task, CreateTask, UpdateTask, Problem, FieldError, ServerMsg, ClientMsg, tasks::Cleared,
+        ClockReading, LabReport, LaneReport
     )),
     tags(
         (name = "tasks", description = "The task collection"),
-        (name = "live", description = "The WebSocket: clock ticks and task events"),
+        (name = "live", description = "Clock ticks and task events: WebSocket, Server-Sent Events, or polled"),
+        (name = "lab", description = "The transport lab: bytes on the wire per transport"),
         (name = "operations", description = "Probes"),
     )
 )]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::http::HeaderMap;
 use axum::http::header::{HOST, ORIGIN};
 use axum::response::Response;
@@ -16,11 +16,12 @@ use axum::routing::get;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use shared::ws::{MAX_CLIENT_MESSAGE_BYTES, PROTOCOL_VERSION};
-use shared::{Problem, ServerMsg};
+use shared::{LabRun, Problem, ServerMsg, Transport};
 
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::store::Replay;
+use crate::wire::ConnectionWire;
 use crate::{AppError, AppState};
 use clock::encode;
 use connection::{Session, Timing};
@@ -57,6 +58,9 @@ pub fn router() -> Router<AppState> {
 pub struct WsQuery {
     /// The last task event `seq` the client applied: the server replays what came after it.
     since: Option<i64>,
+    /// Count this connection's bytes in the WebSocket lane of this lab run.
+    #[param(value_type = Option<String>)]
+    lab: Option<LabRun>,
 }
 
 #[utoipa::path(
@@ -87,6 +91,7 @@ pub struct WsQuery {
 pub(crate) async fn ws_upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
+    wire: Option<Extension<ConnectionWire>>,
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
@@ -99,6 +104,9 @@ pub(crate) async fn ws_upgrade(
     })?;
     check_origin(&headers, &state.ws.allowed_origins)?;
     let permit = acquire_permit(&state)?;
+    if let Some(run) = &query.lab {
+        state.lab.count(wire.as_deref(), run, Transport::WebSocket);
+    }
 
     // Subscribe before reading the store: an event committed in between is then both replayed and
     // received live, and `last_seq` drops the copy. The other order could lose it.

@@ -5,6 +5,7 @@ mod console;
 mod contract;
 mod helpers;
 mod hostile;
+mod lab;
 mod live;
 mod process;
 mod rest;

@@ -1,0 +1,89 @@
+//! `GET /api/clock`: the server clock as a plain REST resource, for clients that poll (the lab's
+//! polling lane, and the app's last fallback). Cacheable like every read here: a strong ETag that
+//! changes with each tick or task change, and 304 for a client that already has it.
+
+use axum::extract::{Extension, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{SubsecRound, Utc};
+use serde::Deserialize;
+use shared::{ClockReading, LabRun, Problem, Transport};
+use utoipa::IntoParams;
+
+use crate::conditional::{cache_headers, none_match_hits};
+use crate::extract::AppQuery;
+use crate::wire::ConnectionWire;
+use crate::ws::clock::{encode, tick_at};
+use crate::{AppError, AppState};
+
+/// The clock route, relative to `/api`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/clock", get(clock_read))
+}
+
+/// Query of `GET /api/clock`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ClockQuery {
+    /// Count this request in the polling lane of this lab run.
+    #[param(value_type = Option<String>)]
+    lab: Option<LabRun>,
+}
+
+/// The parts of a `tick` message the reading repeats.
+#[derive(Deserialize)]
+struct TickFields {
+    server_time_ms: i64,
+    text: String,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/clock",
+    tag = "live",
+    params(ClockQuery, ("If-None-Match" = Option<String>, Header, description = "A tag from an earlier answer")),
+    responses(
+        (status = 200, description = "The latest tick and the newest task event seq", body = ClockReading,
+         headers(("ETag" = String, description = "Changes with every tick and every task change"),
+                 ("Cache-Control" = String, description = "no-cache"))),
+        (status = 304, description = "Unchanged since the tag in If-None-Match"),
+        (status = 400, description = "A bad query", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn clock_read(
+    State(state): State<AppState>,
+    wire: Option<Extension<ConnectionWire>>,
+    AppQuery(query): AppQuery<ClockQuery>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    if let Some(run) = &query.lab {
+        state.lab.count(wire.as_deref(), run, Transport::Polling);
+    }
+    let latest = state.ticks.borrow().clone();
+    // Before the first whole second since start-up: the second just begun.
+    let json = latest.unwrap_or_else(|| encode(&tick_at(Utc::now().trunc_subsecs(0))));
+    let TickFields {
+        server_time_ms,
+        text,
+    } = serde_json::from_str(json.as_str()).map_err(|e| AppError::Encoding(e.to_string()))?;
+    let seq = state.store.head().await?;
+    let etag = format!("\"t{server_time_ms}-s{seq}\"");
+    if none_match_hits(&headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, cache_headers(&etag)).into_response());
+    }
+    let reading = ClockReading {
+        server_time_ms,
+        text,
+        seq,
+    };
+    let mut response = (cache_headers(&etag), Json(reading)).into_response();
+    // Ask proxies not to transform it either: the lab compares exact sizes.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-cache, no-transform"),
+    );
+    Ok(response)
+}
