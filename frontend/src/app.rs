@@ -44,6 +44,7 @@ pub fn App() -> impl IntoView {
                     <Clock time=feed.clock />
                     <ConnectionBadge
                         state=feed.state
+                        transport=feed.transport
                         rtt_ms=feed.rtt_ms
                         retry_in_secs=feed.retry_in_secs
                         on_retry=move || feed.retry_now()

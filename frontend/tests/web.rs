@@ -6,11 +6,11 @@ use std::rc::Rc;
 use frontend::api::{ApiError, next_link};
 use frontend::components::{Clock, ConnectionBadge, TaskForm, TaskItem, TaskList};
 use frontend::filter::Filter;
-use frontend::live::{Backoff, ConnectionState, is_silent, retry_delay_ms};
+use frontend::live::{Backoff, ConnectionState, fallback, is_silent, retry_delay_ms};
 use leptos::mount::mount_to;
 use leptos::prelude::*;
 use leptos::task::tick;
-use shared::{Problem, Task, TaskId, TaskTitle};
+use shared::{Problem, Task, TaskId, TaskTitle, Transport};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{HtmlButtonElement, HtmlElement, HtmlInputElement};
@@ -191,6 +191,7 @@ async fn the_clock_renders_the_latest_tick() {
 async fn the_badge_shows_the_round_trip_when_live_and_a_countdown_with_retry_when_waiting() {
     let root = wrapper();
     let state = RwSignal::new(ConnectionState::Live);
+    let transport = RwSignal::new(Transport::WebSocket);
     let rtt = RwSignal::new(Some(12));
     let retry_in = RwSignal::new(None::<u32>);
     let retries = Rc::new(Cell::new(0));
@@ -200,6 +201,7 @@ async fn the_badge_shows_the_round_trip_when_live_and_a_countdown_with_retry_whe
         view! {
             <ConnectionBadge
                 state=state
+                transport=transport
                 rtt_ms=rtt
                 retry_in_secs=retry_in
                 on_retry=move || counted.set(counted.get() + 1)
@@ -212,6 +214,20 @@ async fn the_badge_shows_the_round_trip_when_live_and_a_countdown_with_retry_whe
     assert!(badge.class_name().contains("badge-live"));
     assert!(root.text_content().unwrap().contains("round trip 12 ms"));
     assert!(button.hidden());
+    assert_eq!(
+        find::<HtmlElement>(&root, ".transport")
+            .text_content()
+            .unwrap(),
+        "via WebSocket"
+    );
+    transport.set(Transport::Sse);
+    settle().await;
+    assert_eq!(
+        find::<HtmlElement>(&root, ".transport")
+            .text_content()
+            .unwrap(),
+        "via Server-Sent Events (fallback: WebSocket blocked)"
+    );
 
     state.set(ConnectionState::Reconnecting);
     retry_in.set(Some(3));
@@ -222,6 +238,13 @@ async fn the_badge_shows_the_round_trip_when_live_and_a_countdown_with_retry_whe
     assert!(!button.hidden());
     button.click();
     assert_eq!(retries.get(), 1);
+}
+
+#[wasm_bindgen_test]
+fn transports_fall_back_from_websocket_to_events_to_polling_and_no_further() {
+    assert_eq!(fallback(Transport::WebSocket), Some(Transport::Sse));
+    assert_eq!(fallback(Transport::Sse), Some(Transport::Polling));
+    assert_eq!(fallback(Transport::Polling), None);
 }
 
 #[wasm_bindgen_test]
@@ -305,9 +328,9 @@ fn mount_item(title: &str) -> (HtmlElement, RwSignal<Vec<String>>) {
         view! {
             <TaskItem
                 task=item.clone()
-                on_toggle=|()| {}
-                on_rename=move |title: String| renamed.update(|all| all.push(title))
-                on_delete=|()| {}
+                on_toggle=|_: Task| {}
+                on_rename=move |(_, title): (Task, String)| renamed.update(|all| all.push(title))
+                on_delete=|_: Task| {}
             />
         }
     }));
@@ -359,5 +382,47 @@ async fn escape_cancels_an_edit() {
             .text_content()
             .unwrap(),
         "keep me"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn an_edit_survives_a_live_update_and_is_saved_against_the_version_it_began_from() {
+    let root = wrapper();
+    let current = RwSignal::new(task(7, "mine"));
+    let saved = RwSignal::new(Vec::<(i64, String)>::new());
+    std::mem::forget(mount_to(root.clone(), move || {
+        view! {
+            <TaskItem
+                task=current
+                on_toggle=|_: Task| {}
+                on_rename=move |(base, title): (Task, String)| {
+                    saved.update(|all| all.push((base.version, title)))
+                }
+                on_delete=|_: Task| {}
+            />
+        }
+    }));
+    find::<HtmlButtonElement>(&root, "button[aria-label^=Edit]").click();
+    settle().await;
+    let field = find::<HtmlInputElement>(&root, ".task-edit");
+    field.set_value("mine, edited");
+
+    // Someone else renames the task while this edit is open.
+    current.update(|t| {
+        t.title = "theirs".into();
+        t.version += 1;
+    });
+    settle().await;
+    assert!(!field.hidden(), "the edit is still open");
+    assert_eq!(field.value(), "mine, edited");
+    key(&field, "Enter");
+    settle().await;
+
+    assert_eq!(saved.get_untracked(), [(1, "mine, edited".to_owned())]);
+    assert_eq!(
+        find::<HtmlElement>(&root, ".task-title")
+            .text_content()
+            .unwrap(),
+        "theirs"
     );
 }

@@ -11,7 +11,7 @@ pub mod problem;
 pub mod task;
 pub mod ws;
 
-pub use lab::{ClockReading, LabReport, LabRun, LaneReport, Transport};
+pub use lab::{CLOCK_PATH, ClockReading, LabReport, LabRun, LaneReport, Transport};
 pub use problem::{FieldError, Problem};
 pub use task::{
     CreateTask, NewTask, PatchError, Task, TaskId, TaskPatch, TaskTitle, TitleError, UpdateTask,
@@ -22,6 +22,8 @@ pub use ws::{ClientMsg, ServerMsg};
 pub const API_PREFIX: &str = "/api";
 /// Path of the task collection.
 pub const TASKS_PATH: &str = "/api/tasks";
+/// Path of the live feed as Server-Sent Events.
+pub const EVENTS_PATH: &str = "/api/events";
 /// Path of the WebSocket endpoint.
 pub const WS_PATH: &str = "/ws";
 /// Path of the liveness probe.

@@ -1,13 +1,19 @@
-//! The state of the live connection: a badge, the round trip, the countdown, and "retry now".
+//! The state of the live connection: a badge, the transport in use, the round trip, the countdown,
+//! and "retry now".
 
 use leptos::prelude::*;
+use shared::Transport;
 
 use crate::live::ConnectionState;
 
-/// Shows the connection state; while waiting to reconnect, the countdown and a retry button.
+/// Shows the connection state and transport (saying so when it is a fallback); while waiting to
+/// reconnect, the countdown and a retry button.
 #[component]
 pub fn ConnectionBadge(
     #[prop(into)] state: Signal<ConnectionState>,
+    /// The transport carrying (or trying to carry) the feed.
+    #[prop(into)]
+    transport: Signal<Transport>,
     #[prop(into)] rtt_ms: Signal<Option<u32>>,
     #[prop(into)] retry_in_secs: Signal<Option<u32>>,
     on_retry: impl Fn() + 'static,
@@ -31,6 +37,7 @@ pub fn ConnectionBadge(
                 <span class="visually-hidden">"Connection: "</span>
                 {move || state.get().label()}
             </p>
+            <p class="transport">{move || transport_text(transport.get())}</p>
             <p class="connection-detail">{detail}</p>
             <button
                 type="button"
@@ -41,5 +48,13 @@ pub fn ConnectionBadge(
                 "Retry now"
             </button>
         </div>
+    }
+}
+
+/// How the badge names a transport; a fallback says that it is one.
+pub fn transport_text(transport: Transport) -> String {
+    match transport {
+        Transport::WebSocket => "via WebSocket".to_owned(),
+        other => format!("via {} (fallback: WebSocket blocked)", other.label()),
     }
 }

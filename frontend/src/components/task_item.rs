@@ -1,27 +1,36 @@
 //! One task: a checkbox to toggle it, its title (double-click or "Edit" to rename in place), and
 //! a delete button.
+//!
+//! The row follows its task as live updates arrive without losing an edit in progress, and an edit
+//! is saved against the version it started from: if someone else changed the task meanwhile, the
+//! server answers 412 and the user sees the other change instead of silently overwriting it.
 
 use leptos::ev::KeyboardEvent;
 use leptos::html;
 use leptos::prelude::*;
 use shared::Task;
 
-/// A task row. Enter or leaving the field saves an edit; Escape cancels it.
+/// A task row. Enter or leaving the field saves an edit; Escape cancels it. Each callback gets the
+/// task as the user saw it (for a rename, when the edit began).
 #[component]
 pub fn TaskItem(
-    task: Task,
-    #[prop(into)] on_toggle: Callback<()>,
-    #[prop(into)] on_rename: Callback<String>,
-    #[prop(into)] on_delete: Callback<()>,
+    #[prop(into)] task: Signal<Task>,
+    #[prop(into)] on_toggle: Callback<Task>,
+    #[prop(into)] on_rename: Callback<(Task, String)>,
+    #[prop(into)] on_delete: Callback<Task>,
 ) -> impl IntoView {
-    let editing = RwSignal::new(false);
+    // The task as it was when the edit began; `Some` while editing.
+    let editing = RwSignal::new(None::<Task>);
+    let is_editing = move || editing.with(Option::is_some);
     let field = NodeRef::<html::Input>::new();
-    let title = task.title.clone();
     let start_editing = move || {
-        editing.set(true);
-        // The field exists once the view has re-rendered; focus it then.
+        let base = task.get_untracked();
+        let title = base.title.clone();
+        editing.set(Some(base));
+        // The field exists once the view has re-rendered; fill and focus it then.
         request_animation_frame(move || {
             if let Some(input) = field.get_untracked() {
+                input.set_value(&title);
                 let _ = input.focus();
                 // Caret at the end, as in a text editor: typing extends the title.
                 let end = input.value().encode_utf16().count() as u32;
@@ -30,12 +39,12 @@ pub fn TaskItem(
         });
     };
     let finish = move |save: bool| {
-        if !editing.get_untracked() {
+        let Some(base) = editing.get_untracked() else {
             return;
-        }
-        editing.set(false);
+        };
+        editing.set(None);
         if let (true, Some(input)) = (save, field.get_untracked()) {
-            on_rename.run(input.value());
+            on_rename.run((base, input.value()));
         }
     };
     let on_key = move |event: KeyboardEvent| match event.key().as_str() {
@@ -43,38 +52,43 @@ pub fn TaskItem(
         "Escape" => finish(false),
         _ => {}
     };
-    let label = format!(
-        "Mark \"{}\" as {}",
-        task.title,
-        if task.done { "not done" } else { "done" }
-    );
+    let title = move || task.with(|t| t.title.clone());
+    let done = move || task.with(|t| t.done);
+    let toggle_label = move || {
+        task.with(|t| {
+            format!(
+                "Mark \"{}\" as {}",
+                t.title,
+                if t.done { "not done" } else { "done" }
+            )
+        })
+    };
     view! {
-        <li class="task" class:done=task.done class:editing=move || editing.get() data-id=task.id.0>
+        <li class="task" class:done=done class:editing=is_editing data-id=move || task.with(|t| t.id.0)>
             <input
                 type="checkbox"
                 class="task-toggle"
-                prop:checked=task.done
-                aria-label=label
-                on:change=move |_| on_toggle.run(())
+                prop:checked=done
+                aria-label=toggle_label
+                on:change=move |_| on_toggle.run(task.get_untracked())
             />
-            <span class="task-title" on:dblclick=move |_| start_editing() hidden=move || editing.get()>
-                {title.clone()}
+            <span class="task-title" on:dblclick=move |_| start_editing() hidden=is_editing>
+                {title}
             </span>
             <input
                 type="text"
                 class="task-edit"
                 node_ref=field
-                value=title.clone()
-                aria-label=format!("Edit \"{}\"", title)
-                hidden=move || !editing.get()
+                aria-label=move || format!("Edit \"{}\"", title())
+                hidden=move || !is_editing()
                 on:keydown=on_key
                 on:blur=move |_| finish(true)
             />
             <button
                 type="button"
                 class="icon"
-                aria-label=format!("Edit \"{}\"", task.title)
-                hidden=move || editing.get()
+                aria-label=move || format!("Edit \"{}\"", title())
+                hidden=is_editing
                 on:click=move |_| start_editing()
             >
                 "✎"
@@ -82,8 +96,8 @@ pub fn TaskItem(
             <button
                 type="button"
                 class="icon danger"
-                aria-label=format!("Delete \"{}\"", task.title)
-                on:click=move |_| on_delete.run(())
+                aria-label=move || format!("Delete \"{}\"", title())
+                on:click=move |_| on_delete.run(task.get_untracked())
             >
                 "×"
             </button>

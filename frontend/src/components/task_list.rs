@@ -43,25 +43,30 @@ pub fn TaskList(
         <ul class="task-list">
             <For
                 each=shown
-                key=|task| (task.id, task.version, task.done, task.title.clone())
+                // By id: a row follows its task through updates, keeping an edit in progress.
+                key=|task| task.id
                 children=move |task| {
-                    let (toggled, renamed, deleted) = (task.clone(), task.clone(), task.clone());
+                    let id = task.id;
+                    let current = Signal::derive(move || {
+                        tasks.with(|all| all.iter().find(|t| t.id == id).cloned())
+                            .unwrap_or_else(|| task.clone())
+                    });
                     view! {
                         <TaskItem
-                            task=task
-                            on_toggle=move |()| {
+                            task=current
+                            on_toggle=move |task: Task| {
                                 if let Some(actions) = actions {
-                                    actions.toggle(toggled.clone());
+                                    actions.toggle(task);
                                 }
                             }
-                            on_rename=move |title: String| {
+                            on_rename=move |(task, title): (Task, String)| {
                                 if let Some(actions) = actions {
-                                    actions.rename(renamed.clone(), &title);
+                                    actions.rename(task, &title);
                                 }
                             }
-                            on_delete=move |()| {
+                            on_delete=move |task: Task| {
                                 if let Some(actions) = actions {
-                                    actions.delete(deleted.clone());
+                                    actions.delete(task);
                                 }
                             }
                         />

@@ -1,35 +1,45 @@
-//! The live feed: the browser's native WebSocket to `/ws`, kept alive and resumed without loss.
+//! The live feed: task events and the clock, kept alive and resumed without loss, over the best
+//! transport that gets through.
 //!
 //! - Task events are applied to the [`Board`] once each (by `seq`); after a reconnect the client
-//!   asks for `?since=` the last `seq` it applied, and reloads over REST when told to `resync`.
+//!   asks for `since` the last `seq` it applied, and reloads over REST when told to `resync`.
 //! - Five seconds without any message (the server ticks every second) means the connection is dead.
 //! - Retries back off exponentially with full jitter (0.5 s doubling to 30 s), the backoff resets
 //!   after a connection that stayed up a minute, and a retry happens at once when the browser comes
 //!   back online, when the tab becomes visible, or when the user asks.
 //! - A `ping` every few seconds measures the round trip.
+//! - Fallback, like SignalR: a transport that fails [`FALLBACK_AFTER`] times in a row while the
+//!   server is up (its `/healthz` answers, so this is not an outage) gives way to the next one,
+//!   WebSocket → Server-Sent Events → REST polling. While on a fallback, a WebSocket probe every
+//!   [`PROBE_EVERY_MS`] switches back as soon as a WebSocket gets through.
 
-use std::cell::RefCell;
+mod backoff;
+pub mod channel;
+
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
+use gloo_net::http::Request;
 use gloo_timers::callback::{Interval, Timeout};
 use leptos::prelude::*;
-use shared::ws::{CLIENT_SILENCE_TIMEOUT_MS, SINCE_PARAM};
-use shared::{ClientMsg, ServerMsg};
+use leptos::task::spawn_local;
+use shared::{ClientMsg, ServerMsg, Transport};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
-use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+pub use backoff::{Backoff, is_silent, retry_delay_ms};
+use channel::{Callbacks, Channel};
 
 use crate::board::Board;
 
-/// First retry delay, doubled after each failed attempt up to [`MAX_RETRY_MS`].
-const FIRST_RETRY_MS: f64 = 500.0;
-const MAX_RETRY_MS: f64 = 30_000.0;
-/// A connection that stayed up this long resets the backoff.
-const STABLE_MS: f64 = 60_000.0;
 /// How often the client measures the round trip.
 const PING_EVERY_MS: f64 = 5_000.0;
 /// How often the watchdog looks at the connection.
 const WATCHDOG_MS: u32 = 500;
+/// Failures in a row, with the server up, before falling back to the next transport.
+pub const FALLBACK_AFTER: u32 = 2;
+/// How often a fallback connection checks whether a WebSocket gets through again.
+pub const PROBE_EVERY_MS: f64 = 30_000.0;
 
 /// Where the live connection stands, as the badge shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,10 +76,21 @@ impl ConnectionState {
     }
 }
 
+/// The transport to try after `transport` kept failing, if any.
+pub fn fallback(transport: Transport) -> Option<Transport> {
+    match transport {
+        Transport::WebSocket => Some(Transport::Sse),
+        Transport::Sse => Some(Transport::Polling),
+        Transport::Polling => None,
+    }
+}
+
 /// What the live connection exposes to the UI.
 #[derive(Clone, Copy)]
 pub struct LiveFeed {
     pub state: RwSignal<ConnectionState>,
+    /// The transport in use (or being tried).
+    pub transport: RwSignal<Transport>,
     /// The latest `tick` text, `None` before the first one.
     pub clock: RwSignal<Option<String>>,
     /// The last measured round trip, in milliseconds.
@@ -86,34 +107,41 @@ impl LiveFeed {
     }
 }
 
-/// An open socket and the callbacks it calls, dropped together.
-struct Socket {
-    socket: WebSocket,
-    _on_open: Closure<dyn FnMut()>,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_close: Closure<dyn FnMut(CloseEvent)>,
-}
-
 struct Connection {
     signals: Signals,
     board: RwSignal<Board>,
     /// Reloads the board over REST (after `resync`, or when the snapshot is too old).
     reload: Rc<dyn Fn()>,
-    socket: Option<Socket>,
-    /// Whether the current socket asked for `since` (then `hello` needs no reload).
+    channel: Option<Channel>,
+    transport: Transport,
+    /// Whether the current channel has said `hello` (it got through).
+    greeted: bool,
+    /// Failures in a row of `transport` while the server was up.
+    failures: u32,
+    /// Whether the current channel asked for `since` (then `hello` needs no reload).
     resumed: bool,
     backoff: Backoff,
     last_heard: f64,
     last_ping: f64,
     retry: Option<Timeout>,
     retry_at: Option<f64>,
+    probe: Option<Probe>,
+    last_probe: f64,
     _watchdog: Option<Interval>,
+}
+
+/// A WebSocket opened only to learn whether WebSockets get through again.
+struct Probe {
+    _channel: Channel,
+    /// `Some(true)` once it said `hello`, `Some(false)` once it failed.
+    outcome: Rc<Cell<Option<bool>>>,
 }
 
 /// The signals a [`Connection`] writes (everything in [`LiveFeed`] but the handle).
 #[derive(Clone, Copy)]
 struct Signals {
     state: RwSignal<ConnectionState>,
+    transport: RwSignal<Transport>,
     clock: RwSignal<Option<String>>,
     rtt_ms: RwSignal<Option<u32>>,
     retry_in_secs: RwSignal<Option<u32>>,
@@ -124,6 +152,7 @@ struct Signals {
 pub fn connect(board: RwSignal<Board>, reload: impl Fn() + 'static) -> LiveFeed {
     let signals = Signals {
         state: RwSignal::new(ConnectionState::Connecting),
+        transport: RwSignal::new(Transport::WebSocket),
         clock: RwSignal::new(None),
         rtt_ms: RwSignal::new(None),
         retry_in_secs: RwSignal::new(None),
@@ -132,13 +161,18 @@ pub fn connect(board: RwSignal<Board>, reload: impl Fn() + 'static) -> LiveFeed 
         signals,
         board,
         reload: Rc::new(reload),
-        socket: None,
+        channel: None,
+        transport: Transport::WebSocket,
+        greeted: false,
+        failures: 0,
         resumed: false,
         backoff: Backoff::default(),
         last_heard: now(),
         last_ping: 0.0,
         retry: None,
         retry_at: None,
+        probe: None,
+        last_probe: 0.0,
         _watchdog: None,
     }));
     let watchdog = {
@@ -155,6 +189,7 @@ pub fn connect(board: RwSignal<Board>, reload: impl Fn() + 'static) -> LiveFeed 
     retry_on_window_event("visibilitychange", Rc::downgrade(&connection));
     LiveFeed {
         state: signals.state,
+        transport: signals.transport,
         clock: signals.clock,
         rtt_ms: signals.rtt_ms,
         retry_in_secs: signals.retry_in_secs,
@@ -167,70 +202,53 @@ fn now() -> f64 {
     js_sys::Date::now()
 }
 
-/// `ws://` or `wss://` to `/ws` on the page's own host (so it works behind `trunk serve` too),
-/// with `since` when resuming.
-fn socket_url(since: Option<i64>) -> String {
-    let location = window().location();
-    let scheme = match location.protocol().as_deref() {
-        Ok("https:") => "wss",
-        _ => "ws",
-    };
-    let host = location.host().unwrap_or_default();
-    match since {
-        Some(seq) => format!("{scheme}://{host}{}?{SINCE_PARAM}={seq}", shared::WS_PATH),
-        None => format!("{scheme}://{host}{}", shared::WS_PATH),
-    }
-}
-
+/// Opens a channel of the current transport, resuming after the board's `seq`.
 fn open(connection: &Rc<RefCell<Connection>>) {
-    let since = connection.borrow().board.with_untracked(Board::resume_seq);
-    let Ok(socket) = WebSocket::new(&socket_url(since)) else {
+    let (since, transport) = {
+        let state = connection.borrow();
+        (
+            state.board.with_untracked(Board::resume_seq),
+            state.transport,
+        )
+    };
+    let weak = Rc::downgrade(connection);
+    let callbacks = Callbacks {
+        opened: Rc::new({
+            let weak = weak.clone();
+            move || {
+                if let Some(connection) = weak.upgrade() {
+                    let mut connection = connection.borrow_mut();
+                    connection.backoff.opened(now());
+                    connection.last_heard = now();
+                }
+            }
+        }),
+        message: Rc::new({
+            let weak = weak.clone();
+            move |message| {
+                if let Some(connection) = weak.upgrade() {
+                    receive(&connection, message);
+                }
+            }
+        }),
+        closed: Rc::new(move || {
+            if let Some(connection) = weak.upgrade() {
+                closed(&connection);
+            }
+        }),
+    };
+    let Some(channel) = Channel::open(transport, since, None, callbacks) else {
         schedule_retry(connection);
         return;
     };
-    let weak = Rc::downgrade(connection);
-    let on_open = Closure::<dyn FnMut()>::new({
-        let weak = weak.clone();
-        move || {
-            if let Some(connection) = weak.upgrade() {
-                let mut connection = connection.borrow_mut();
-                connection.backoff.opened(now());
-                connection.last_heard = now();
-            }
-        }
-    });
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
-        let weak = weak.clone();
-        move |event: MessageEvent| {
-            let (Some(connection), Some(text)) = (weak.upgrade(), event.data().as_string()) else {
-                return;
-            };
-            if let Ok(message) = serde_json::from_str::<ServerMsg>(&text) {
-                receive(&connection, message);
-            }
-        }
-    });
-    let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_event: CloseEvent| {
-        if let Some(connection) = weak.upgrade() {
-            schedule_retry(&connection);
-        }
-    });
-    socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-    socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-
     let mut state = connection.borrow_mut();
     state.resumed = since.is_some();
+    state.greeted = false;
     state.last_heard = now();
     state.retry_at = None;
     state.signals.retry_in_secs.set(None);
-    // Replacing the previous socket drops its callbacks; it is closed already, so none is running.
-    state.socket = Some(Socket {
-        socket,
-        _on_open: on_open,
-        _on_message: on_message,
-        _on_close: on_close,
-    });
+    // Replacing the previous channel drops its callbacks; it is closed already, so none is running.
+    state.channel = Some(channel);
 }
 
 fn receive(connection: &Rc<RefCell<Connection>>, message: ServerMsg) {
@@ -242,6 +260,8 @@ fn receive(connection: &Rc<RefCell<Connection>>, message: ServerMsg) {
         match &message {
             ServerMsg::Hello { seq, .. } => {
                 signals.state.set(ConnectionState::Live);
+                state.greeted = true;
+                state.failures = 0;
                 // A fresh stream starts after `seq`: the board must be at least that recent.
                 let resumed = state.resumed;
                 let stale = state.board.try_update(|b| b.require(*seq)).unwrap_or(false);
@@ -268,37 +288,138 @@ fn receive(connection: &Rc<RefCell<Connection>>, message: ServerMsg) {
     }
 }
 
-/// Runs every [`WATCHDOG_MS`]: declares a silent connection dead, pings, updates the countdown.
+/// The channel failed or ended. One that never got through while the server is up counts towards
+/// falling back; an outage (no `/healthz` either) does not.
+fn closed(connection: &Rc<RefCell<Connection>>) {
+    let fresh_failure = {
+        let state = connection.borrow();
+        if let Some(channel) = &state.channel {
+            // Not dropped here: this runs inside the channel's own callback.
+            channel.stop();
+        }
+        !state.greeted && fallback(state.transport).is_some()
+    };
+    if !fresh_failure {
+        schedule_retry(connection);
+        return;
+    }
+    let weak = Rc::downgrade(connection);
+    spawn_local(async move {
+        let server_up = matches!(
+            Request::get(shared::HEALTH_PATH).send().await,
+            Ok(response) if response.ok()
+        );
+        if let Some(connection) = weak.upgrade() {
+            if server_up {
+                transport_failed(&mut connection.borrow_mut());
+            }
+            schedule_retry(&connection);
+        }
+    });
+}
+
+/// Counts a failure of the current transport, and falls back after [`FALLBACK_AFTER`] in a row.
+fn transport_failed(state: &mut Connection) {
+    state.failures += 1;
+    if state.failures < FALLBACK_AFTER {
+        return;
+    }
+    if let Some(next) = fallback(state.transport) {
+        state.transport = next;
+        state.signals.transport.set(next);
+        state.failures = 0;
+        // The new transport starts with short waits of its own.
+        state.backoff = Backoff::default();
+        state.last_probe = now();
+    }
+}
+
+/// Runs every [`WATCHDOG_MS`]: declares a silent connection dead, pings, updates the countdown,
+/// and probes for a WebSocket while on a fallback.
 fn watch(connection: &Rc<RefCell<Connection>>) {
     let now = now();
+    probe_for_websocket(connection, now);
     let mut state = connection.borrow_mut();
     if let Some(retry_at) = state.retry_at {
         let secs = ((retry_at - now) / 1000.0).ceil().max(0.0) as u32;
         state.signals.retry_in_secs.set(Some(secs));
     }
-    let Some(ready_state) = state.socket.as_ref().map(|s| s.socket.ready_state()) else {
+    if state.retry.is_some() {
+        return;
+    }
+    let Some(usable) = state.channel.as_ref().map(Channel::is_usable) else {
         return;
     };
-    let silent = is_silent(now, state.last_heard);
-    let usable = matches!(ready_state, WebSocket::OPEN | WebSocket::CONNECTING);
-    if usable && silent {
+    if usable && is_silent(now, state.last_heard) {
         drop(state);
         lost(connection);
-    } else if ready_state == WebSocket::OPEN && now - state.last_ping >= PING_EVERY_MS {
+    } else if usable && now - state.last_ping >= PING_EVERY_MS {
         state.last_ping = now;
-        let ping = ClientMsg::Ping {
-            client_time_ms: now as i64,
-        };
-        if let (Some(socket), Ok(text)) = (&state.socket, serde_json::to_string(&ping)) {
-            let _ = socket.socket.send_with_str(&text);
+        if let Some(channel) = &state.channel {
+            channel.send(&ClientMsg::Ping {
+                client_time_ms: now as i64,
+            });
         }
     }
 }
 
-/// Gives up on the current socket (it went silent) and schedules the next attempt.
+/// While on a fallback: opens a WebSocket now and then; once one says `hello`, switches to it.
+fn probe_for_websocket(connection: &Rc<RefCell<Connection>>, now: f64) {
+    let mut state = connection.borrow_mut();
+    if state.transport == Transport::WebSocket {
+        state.probe = None;
+        return;
+    }
+    match state.probe.as_ref().map(|probe| probe.outcome.get()) {
+        Some(Some(true)) => {
+            state.probe = None;
+            state.transport = Transport::WebSocket;
+            state.signals.transport.set(Transport::WebSocket);
+            state.failures = 0;
+            let old = state.channel.take();
+            drop(state);
+            // Called from the watchdog, not from the old channel: dropping it here is safe.
+            drop(old);
+            open(connection);
+        }
+        Some(Some(false)) => state.probe = None,
+        Some(None) => {}
+        None if now - state.last_probe >= PROBE_EVERY_MS => {
+            state.last_probe = now;
+            let outcome = Rc::new(Cell::new(None));
+            let callbacks = Callbacks {
+                opened: Rc::new(|| {}),
+                message: Rc::new({
+                    let outcome = outcome.clone();
+                    move |message| {
+                        if matches!(message, ServerMsg::Hello { .. }) {
+                            outcome.set(Some(true));
+                        }
+                    }
+                }),
+                closed: Rc::new({
+                    let outcome = outcome.clone();
+                    move || {
+                        if outcome.get().is_none() {
+                            outcome.set(Some(false));
+                        }
+                    }
+                }),
+            };
+            state.probe =
+                Channel::open(Transport::WebSocket, None, None, callbacks).map(|channel| Probe {
+                    _channel: channel,
+                    outcome,
+                });
+        }
+        None => {}
+    }
+}
+
+/// Gives up on the current channel (it went silent) and schedules the next attempt.
 fn lost(connection: &Rc<RefCell<Connection>>) {
-    let socket = connection.borrow_mut().socket.take();
-    drop(socket);
+    let channel = connection.borrow_mut().channel.take();
+    drop(channel);
     schedule_retry(connection);
 }
 
@@ -329,47 +450,7 @@ fn schedule_retry(connection: &Rc<RefCell<Connection>>) {
     }));
 }
 
-/// Whether a connection last heard from at `last_heard` counts as dead at `now` (milliseconds).
-pub fn is_silent(now: f64, last_heard: f64) -> bool {
-    now - last_heard > f64::from(CLIENT_SILENCE_TIMEOUT_MS)
-}
-
-/// The reconnection schedule: failures in a row, reset by a connection that stayed up a minute.
-#[derive(Debug, Default, Clone)]
-pub struct Backoff {
-    failures: u32,
-    opened_at: Option<f64>,
-}
-
-impl Backoff {
-    /// A connection opened at `now` (milliseconds).
-    pub fn opened(&mut self, now: f64) {
-        self.opened_at = Some(now);
-    }
-
-    /// The delay before the next attempt after a connection ended (or failed) at `now`;
-    /// `random_unit` in `[0, 1]` picks the point in the jitter window.
-    pub fn next_delay_ms(&mut self, now: f64, random_unit: f64) -> u32 {
-        if self
-            .opened_at
-            .take()
-            .is_some_and(|opened| now - opened >= STABLE_MS)
-        {
-            self.failures = 0;
-        }
-        let delay = retry_delay_ms(self.failures, random_unit);
-        self.failures = self.failures.saturating_add(1);
-        delay
-    }
-}
-
-/// Exponential backoff with full jitter: a uniformly random delay up to 0.5 s × 2^failures, capped.
-pub fn retry_delay_ms(failures: u32, random_unit: f64) -> u32 {
-    let ceiling = (FIRST_RETRY_MS * 2f64.powi(failures.min(16) as i32)).min(MAX_RETRY_MS);
-    (ceiling * random_unit.clamp(0.0, 1.0)) as u32
-}
-
-/// Opens a new socket now if the connection is waiting to retry.
+/// Opens a new channel now if the connection is waiting to retry.
 fn retry_now(connection: &Rc<RefCell<Connection>>) {
     let waiting = connection.borrow_mut().retry.take();
     if let Some(timer) = waiting {
@@ -398,15 +479,7 @@ fn retry_on_window_event(event: &str, weak: Weak<RefCell<Connection>>) {
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        self.socket.take();
-    }
-}
-
-impl Drop for Socket {
-    fn drop(&mut self) {
-        self.socket.set_onopen(None);
-        self.socket.set_onmessage(None);
-        self.socket.set_onclose(None);
-        let _ = self.socket.close();
+        self.channel.take();
+        self.probe.take();
     }
 }

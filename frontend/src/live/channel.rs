@@ -1,0 +1,324 @@
+//! The three ways the live feed reaches the page: a WebSocket, an `EventSource` on
+//! `/api/events`, or polling `GET /api/clock`. Each turns what arrives into [`ServerMsg`]s for the
+//! same handler, so the rest of the client does not care which one is in use.
+//!
+//! Polling has no stream of events: each fresh reading becomes a `hello` (its `seq` tells the
+//! board when to reload over REST) and a `tick`; every answer, 304 included, becomes a `pong`
+//! whose round trip is the request's.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use gloo_net::http::Request;
+use gloo_timers::callback::Interval;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use shared::ws::{PROTOCOL_VERSION, SINCE_PARAM};
+use shared::{CLOCK_PATH, ClientMsg, ClockReading, ServerMsg, Transport};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use web_sys::{CloseEvent, Event, EventSource, MessageEvent, RequestCache, WebSocket};
+
+/// How often the polling transport asks.
+pub const POLL_EVERY_MS: u32 = 1_000;
+
+/// What a channel reports, called from its browser callbacks. A channel never drops itself
+/// from inside one of its own callbacks: the owner replaces it later.
+#[derive(Clone)]
+pub struct Callbacks {
+    /// The transport is up (the socket or stream opened, or the first poll answered).
+    pub opened: Rc<dyn Fn()>,
+    pub message: Rc<dyn Fn(ServerMsg)>,
+    /// The transport failed or ended.
+    pub closed: Rc<dyn Fn()>,
+}
+
+/// One open (or opening) live channel; dropping it closes it and silences its callbacks.
+pub enum Channel {
+    WebSocket(SocketChannel),
+    EventStream(StreamChannel),
+    Polling(PollChannel),
+}
+
+impl Channel {
+    /// Opens `transport`, resuming after `since`, with `lab` naming a transport-lab run.
+    pub fn open(
+        transport: Transport,
+        since: Option<i64>,
+        lab: Option<&str>,
+        callbacks: Callbacks,
+    ) -> Option<Self> {
+        Some(match transport {
+            Transport::WebSocket => Self::WebSocket(SocketChannel::open(since, lab, callbacks)?),
+            Transport::Sse => Self::EventStream(StreamChannel::open(since, lab, callbacks)?),
+            Transport::Polling => Self::Polling(PollChannel::open(lab, callbacks)),
+        })
+    }
+
+    /// Whether the channel may still deliver (not closed for good).
+    pub fn is_usable(&self) -> bool {
+        match self {
+            Self::WebSocket(channel) => matches!(
+                channel.socket.ready_state(),
+                WebSocket::OPEN | WebSocket::CONNECTING
+            ),
+            Self::EventStream(channel) => channel.source.ready_state() != EventSource::CLOSED,
+            Self::Polling(channel) => channel.alive.get(),
+        }
+    }
+
+    /// Sends `message` where the transport has a client-to-server direction (the WebSocket only).
+    pub fn send(&self, message: &ClientMsg) {
+        if let (Self::WebSocket(channel), Ok(text)) = (self, serde_json::to_string(message))
+            && channel.socket.ready_state() == WebSocket::OPEN
+        {
+            let _ = channel.socket.send_with_str(&text);
+        }
+    }
+
+    /// Stops delivering without dropping the callbacks (safe to call from inside one of them).
+    pub fn stop(&self) {
+        match self {
+            Self::WebSocket(channel) => {
+                let _ = channel.socket.close();
+            }
+            Self::EventStream(channel) => channel.source.close(),
+            Self::Polling(channel) => channel.alive.set(false),
+        }
+    }
+}
+
+/// `path` on the page's own origin, with the `since` and `lab` query parameters.
+fn path_with(path: &str, since: Option<i64>, lab: Option<&str>) -> String {
+    let mut query = Vec::new();
+    if let Some(seq) = since {
+        query.push(format!("{SINCE_PARAM}={seq}"));
+    }
+    if let Some(run) = lab {
+        query.push(format!("{}={run}", shared::lab::LAB_PARAM));
+    }
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
+}
+
+/// `ws://` or `wss://` to `/ws` on the page's own host (so it works behind `trunk serve` too).
+fn socket_url(since: Option<i64>, lab: Option<&str>) -> String {
+    let location = window().location();
+    let scheme = match location.protocol().as_deref() {
+        Ok("https:") => "wss",
+        _ => "ws",
+    };
+    let host = location.host().unwrap_or_default();
+    format!(
+        "{scheme}://{host}{}",
+        path_with(shared::WS_PATH, since, lab)
+    )
+}
+
+/// Parses a text message and hands it on; anything unreadable is ignored.
+fn deliver(callbacks: &Callbacks, data: &wasm_bindgen::JsValue) {
+    if let Some(message) = data
+        .as_string()
+        .and_then(|text| serde_json::from_str::<ServerMsg>(&text).ok())
+    {
+        (callbacks.message)(message);
+    }
+}
+
+/// The browser's native WebSocket.
+pub struct SocketChannel {
+    socket: WebSocket,
+    _on_open: Closure<dyn FnMut()>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+impl SocketChannel {
+    fn open(since: Option<i64>, lab: Option<&str>, callbacks: Callbacks) -> Option<Self> {
+        let socket = WebSocket::new(&socket_url(since, lab)).ok()?;
+        let on_open = Closure::<dyn FnMut()>::new({
+            let opened = callbacks.opened.clone();
+            move || opened()
+        });
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
+            let callbacks = callbacks.clone();
+            move |event: MessageEvent| deliver(&callbacks, &event.data())
+        });
+        let on_close =
+            Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| (callbacks.closed)());
+        socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        Some(Self {
+            socket,
+            _on_open: on_open,
+            _on_message: on_message,
+            _on_close: on_close,
+        })
+    }
+}
+
+impl Drop for SocketChannel {
+    fn drop(&mut self) {
+        self.socket.set_onopen(None);
+        self.socket.set_onmessage(None);
+        self.socket.set_onclose(None);
+        let _ = self.socket.close();
+    }
+}
+
+/// An `EventSource` on `/api/events`. Its own automatic reconnection is not used: on an error the
+/// stream is closed and the owner's backoff decides when to try again, as for the WebSocket.
+pub struct StreamChannel {
+    source: EventSource,
+    _on_open: Closure<dyn FnMut()>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(Event)>,
+}
+
+impl StreamChannel {
+    fn open(since: Option<i64>, lab: Option<&str>, callbacks: Callbacks) -> Option<Self> {
+        let source = EventSource::new(&path_with(shared::EVENTS_PATH, since, lab)).ok()?;
+        let on_open = Closure::<dyn FnMut()>::new({
+            let opened = callbacks.opened.clone();
+            move || opened()
+        });
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
+            let callbacks = callbacks.clone();
+            move |event: MessageEvent| deliver(&callbacks, &event.data())
+        });
+        let on_error = Closure::<dyn FnMut(Event)>::new({
+            let source = source.clone();
+            move |_: Event| {
+                source.close();
+                (callbacks.closed)();
+            }
+        });
+        source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        Some(Self {
+            source,
+            _on_open: on_open,
+            _on_message: on_message,
+            _on_error: on_error,
+        })
+    }
+}
+
+impl Drop for StreamChannel {
+    fn drop(&mut self) {
+        self.source.set_onopen(None);
+        self.source.set_onmessage(None);
+        self.source.set_onerror(None);
+        self.source.close();
+    }
+}
+
+/// `GET /api/clock` every [`POLL_EVERY_MS`], with `If-None-Match`.
+pub struct PollChannel {
+    /// Cleared when the channel stops: answers still in flight are then ignored.
+    alive: Rc<Cell<bool>>,
+    _interval: Interval,
+}
+
+impl PollChannel {
+    fn open(lab: Option<&str>, callbacks: Callbacks) -> Self {
+        Self::every(POLL_EVERY_MS, lab, callbacks)
+    }
+
+    /// Polls every `interval_ms` (the lab lets the user choose).
+    pub fn every(interval_ms: u32, lab: Option<&str>, callbacks: Callbacks) -> Self {
+        let alive = Rc::new(Cell::new(true));
+        let poller = Rc::new(Poller {
+            url: path_with(CLOCK_PATH, None, lab),
+            etag: RefCell::new(None),
+            in_flight: Cell::new(false),
+            answered: Cell::new(false),
+            alive: alive.clone(),
+            callbacks,
+        });
+        poller.clone().poll();
+        let interval = Interval::new(interval_ms, move || poller.clone().poll());
+        Self {
+            alive,
+            _interval: interval,
+        }
+    }
+}
+
+impl Drop for PollChannel {
+    fn drop(&mut self) {
+        self.alive.set(false);
+    }
+}
+
+struct Poller {
+    url: String,
+    etag: RefCell<Option<String>>,
+    /// One request at a time: a slow answer delays the next poll instead of piling requests up.
+    in_flight: Cell<bool>,
+    answered: Cell<bool>,
+    alive: Rc<Cell<bool>>,
+    callbacks: Callbacks,
+}
+
+impl Poller {
+    fn poll(self: Rc<Self>) {
+        if !self.alive.get() || self.in_flight.replace(true) {
+            return;
+        }
+        spawn_local(async move {
+            let started = js_sys::Date::now();
+            let outcome = self.ask().await;
+            self.in_flight.set(false);
+            if !self.alive.get() {
+                return;
+            }
+            let Some(reading) = outcome else {
+                self.alive.set(false);
+                (self.callbacks.closed)();
+                return;
+            };
+            if !self.answered.replace(true) {
+                (self.callbacks.opened)();
+            }
+            if let Some(reading) = reading {
+                (self.callbacks.message)(ServerMsg::Hello {
+                    protocol: PROTOCOL_VERSION,
+                    server_time_ms: reading.server_time_ms,
+                    seq: reading.seq,
+                });
+                (self.callbacks.message)(ServerMsg::Tick {
+                    server_time_ms: reading.server_time_ms,
+                    text: reading.text,
+                });
+            }
+            (self.callbacks.message)(ServerMsg::Pong {
+                client_time_ms: started as i64,
+                server_time_ms: 0,
+            });
+        });
+    }
+
+    /// `Some(Some(reading))` for a new reading, `Some(None)` for 304, `None` for a failure.
+    async fn ask(&self) -> Option<Option<ClockReading>> {
+        // The browser's cache stays out of it: the tag is sent, and the 304 seen, by this code.
+        let mut request = Request::get(&self.url).cache(RequestCache::NoStore);
+        if let Some(tag) = self.etag.borrow().as_deref() {
+            request = request.header("if-none-match", tag);
+        }
+        let response = request.send().await.ok()?;
+        match response.status() {
+            304 => Some(None),
+            200 => {
+                *self.etag.borrow_mut() = response.headers().get("etag");
+                response.json().await.ok().map(Some)
+            }
+            _ => None,
+        }
+    }
+}
