@@ -1,10 +1,12 @@
-//! The page: the live clock and connection state in the header; the add form, the filtered task
-//! list and its footer below. The filter lives in the URL.
+//! The page: the live clock and connection state in the header; below, the board (the add form,
+//! the filtered task list and its footer; the filter lives in the URL) or, at `/lab`, the
+//! transport lab.
 
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::Router;
-use leptos_router::hooks::use_location;
+use leptos_router::hooks::{use_location, use_navigate};
 use shared::TaskTitle;
 
 use crate::actions::Actions;
@@ -12,6 +14,7 @@ use crate::api;
 use crate::board::Board;
 use crate::components::{BoardFooter, Clock, ConnectionBadge, TaskForm, TaskList};
 use crate::filter::Filter;
+use crate::lab::LabView;
 use crate::live;
 
 /// How often a snapshot that turned out too old is fetched again before giving up.
@@ -40,6 +43,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="app-header">
                 <h1>"tasktick"</h1>
+                <SiteNav />
                 <div class="live">
                     <Clock time=feed.clock />
                     <ConnectionBadge
@@ -52,12 +56,68 @@ pub fn App() -> impl IntoView {
                 </div>
             </header>
             <main class="app-main">
-                <BoardView board=board load_error=load_error />
+                <Page board=board load_error=load_error />
             </main>
             <footer class="app-footer">
-                <p>"Tasks travel over REST; the clock and every change stream over a WebSocket."</p>
+                <p>"Tasks travel over REST; the clock and every change stream over a WebSocket (or a fallback)."</p>
             </footer>
         </Router>
+    }
+}
+
+/// Path of the transport lab.
+const LAB_PATH: &str = "/lab";
+
+/// The lab at [`LAB_PATH`], the board everywhere else.
+#[component]
+fn Page(board: RwSignal<Board>, load_error: RwSignal<Option<String>>) -> impl IntoView {
+    let location = use_location();
+    let on_lab = Memo::new(move |_| {
+        location
+            .pathname
+            .with(|p| p.trim_end_matches('/') == LAB_PATH)
+    });
+    move || {
+        if on_lab.get() {
+            Either::Left(view! { <LabView /> })
+        } else {
+            Either::Right(view! { <BoardView board=board load_error=load_error /> })
+        }
+    }
+}
+
+/// Links between the board and the lab (real links, followed in place).
+#[component]
+fn SiteNav() -> impl IntoView {
+    let location = use_location();
+    let navigate = use_navigate();
+    let link = move |path: &'static str, label: &'static str| {
+        let navigate = navigate.clone();
+        let current = move || {
+            let on_lab = location
+                .pathname
+                .with(|p| p.trim_end_matches('/') == LAB_PATH);
+            (on_lab == (path == LAB_PATH)).then_some("page")
+        };
+        view! {
+            <li>
+                <a
+                    href=path
+                    aria-current=current
+                    on:click=move |event| {
+                        event.prevent_default();
+                        navigate(path, Default::default());
+                    }
+                >
+                    {label}
+                </a>
+            </li>
+        }
+    };
+    view! {
+        <nav class="site-nav" aria-label="Sections">
+            <ul>{link("/", "Board")} {link(LAB_PATH, "Transport lab")}</ul>
+        </nav>
     }
 }
 

@@ -39,8 +39,13 @@ struct Running {
 
 impl TestServer {
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Like [`TestServer::start`], with settings changed by `configure` (for this run only).
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let (addr, running) = launch("127.0.0.1:0".parse().unwrap(), &dir).await;
+        let (addr, running) = launch("127.0.0.1:0".parse().unwrap(), &dir, configure).await;
         Self {
             addr,
             http: reqwest::Client::new(),
@@ -58,7 +63,7 @@ impl TestServer {
 
     /// Starts the server again on the same address and database.
     pub async fn restart(&mut self) {
-        let (_, running) = launch(self.addr, &self.dir).await;
+        let (_, running) = launch(self.addr, &self.dir, |_| {}).await;
         self.running = Some(running);
     }
 
@@ -87,14 +92,19 @@ impl TestServer {
     }
 }
 
-async fn launch(addr: SocketAddr, dir: &TempDir) -> (SocketAddr, Running) {
+async fn launch(
+    addr: SocketAddr,
+    dir: &TempDir,
+    configure: impl FnOnce(&mut Config),
+) -> (SocketAddr, Running) {
     let dist = dist_dir();
     assert!(
         dist.join("index.html").is_file(),
         "no front end build in {}: run `cargo xtask test`, which builds it",
         dist.display()
     );
-    let config = Config::new(addr, dir.path().join("tasks.db"), dist);
+    let mut config = Config::new(addr, dir.path().join("tasks.db"), dist);
+    configure(&mut config);
     let app = Application::build(config).await.unwrap();
     let addr = app.local_addr();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -172,6 +182,31 @@ impl Browser {
         panic!("{selector} did not reach the expected text within {patience:?}; last: {last:?}");
     }
 
+    /// Waits until attribute `name` of `selector` is present and satisfies `ready`; returns it.
+    pub async fn wait_for_attribute(
+        &self,
+        selector: &str,
+        name: &str,
+        ready: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        let mut last = None;
+        while Instant::now() < deadline {
+            if let Ok(element) = self.client.find(Locator::Css(selector)).await
+                && let Ok(value) = element.attr(name).await
+            {
+                if let Some(value) = value.as_deref().filter(|v| ready(v)) {
+                    return value.to_owned();
+                }
+                last = value;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        panic!(
+            "{selector} [{name}] did not reach the expected value within {PATIENCE:?}; last: {last:?}"
+        );
+    }
+
     pub async fn type_into(&self, selector: &str, text: &str) {
         self.find(selector).await.send_keys(text).await.unwrap();
     }
@@ -218,12 +253,33 @@ impl Browser {
         self.client.execute(script, Vec::new()).await.unwrap();
     }
 
+    /// Whether the page is wider than the window (a sideways scroll) at `width` pixels.
+    pub async fn overflows_at(&self, width: u32) -> bool {
+        self.client.set_window_size(width, 800).await.unwrap();
+        let script =
+            "return document.documentElement.scrollWidth > document.documentElement.clientWidth";
+        self.client.execute(script, Vec::new()).await.unwrap() == Value::Bool(true)
+    }
+
     pub async fn current_url(&self) -> String {
         self.client.current_url().await.unwrap().to_string()
     }
 
     pub async fn reload(&self) {
         self.client.refresh().await.unwrap();
+    }
+
+    /// Saves a PNG of the page, in a window `width` × `height` pixels, as a test artefact:
+    /// `target/e2e-screenshots/{name}.png`. Returns its path.
+    pub async fn screenshot(&self, name: &str, width: u32, height: u32) -> PathBuf {
+        self.client.set_window_size(width, height).await.unwrap();
+        let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-screenshots");
+        std::fs::create_dir_all(&folder).unwrap();
+        let path = folder.join(format!("{name}.png"));
+        let png = self.client.screenshot().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "the screenshot is a PNG");
+        std::fs::write(&path, png).unwrap();
+        path
     }
 
     pub async fn close(mut self) {

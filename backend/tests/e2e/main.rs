@@ -317,6 +317,178 @@ async fn the_board_toggles_edits_filters_deletes_and_clears_and_the_filter_survi
     let stored: Vec<Task> = server.get_json("/api/tasks").await;
     let titles: Vec<&str> = stored.iter().map(|t| t.title.as_str()).collect();
     assert_eq!(titles, ["write report now"]);
+    browser.click(".filters a[href='/']").await;
+    browser
+        .wait_for_text(".task-list", |t| t.contains("write report now"))
+        .await;
+    browser
+        .wait_for_text(".clock-time", |t| !t.contains("--"))
+        .await;
+    browser.screenshot("board", 1024, 900).await;
+    browser.screenshot("board-phone", 360, 780).await;
+    assert!(
+        !browser.overflows_at(320).await,
+        "the board scrolls sideways at 320 px"
+    );
+    assert_eq!(browser.console_errors().await, Vec::<String>::new());
+    browser.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
+async fn with_websockets_refused_the_page_falls_back_to_server_sent_events_and_stays_live() {
+    let server = TestServer::start_with(|config| config.disable_websocket = true).await;
+    let browser = open_empty_board(&server).await;
+
+    browser
+        .wait_for_text(".transport", |t| t.contains("Server-Sent Events"))
+        .await;
+    browser
+        .wait_for_text(".badge", |t| t.ends_with("live"))
+        .await;
+    let first = browser
+        .wait_for_text(".clock-time", |t| !t.contains("--"))
+        .await;
+    browser.wait_for_text(".clock-time", |t| t != first).await;
+    server
+        .post_json("/api/tasks", &json!({ "title": "sent while on SSE" }))
+        .await;
+
+    browser
+        .wait_for_text(".task-list", |t| t.contains("sent while on SSE"))
+        .await;
+    // The browser itself logs each refused WebSocket handshake; nothing else may be logged.
+    let errors: Vec<String> = browser
+        .console_errors()
+        .await
+        .into_iter()
+        .filter(|e| !e.contains("WebSocket connection to") && !e.contains("/healthz"))
+        .collect();
+    assert_eq!(errors, Vec::<String>::new());
+    browser.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
+async fn a_conflicting_edit_from_a_second_window_is_shown_and_then_resolved() {
+    let server = TestServer::start().await;
+    server
+        .post_json("/api/tasks", &json!({ "title": "draft plan" }))
+        .await;
+    let mine = Browser::open(&server.url("/")).await;
+    let theirs = Browser::open(&server.url("/")).await;
+    for browser in [&mine, &theirs] {
+        browser
+            .wait_for_text(".task-list", |t| t.contains("draft plan"))
+            .await;
+    }
+
+    // I start editing; meanwhile the other window renames the task.
+    mine.click(r#"button[aria-label='Edit "draft plan"']"#)
+        .await;
+    mine.type_into(".task.editing .task-edit", " (mine)").await;
+    theirs
+        .click(r#"button[aria-label='Edit "draft plan"']"#)
+        .await;
+    theirs
+        .type_into(".task.editing .task-edit", " (theirs)")
+        .await;
+    theirs.press_enter(".task.editing .task-edit").await;
+    theirs
+        .wait_for_text(".task-list", |t| t.contains("draft plan (theirs)"))
+        .await;
+
+    // Saving my edit, made from the old version, is refused and I am told why.
+    mine.press_enter(".task.editing .task-edit").await;
+    mine.wait_for_text(".notice", |t| t.contains("changed elsewhere"))
+        .await;
+    mine.wait_for_text(".task-list", |t| t.contains("draft plan (theirs)"))
+        .await;
+    let stored: Vec<Task> = server.get_json("/api/tasks").await;
+    assert_eq!(stored[0].title, "draft plan (theirs)");
+
+    // Editing the latest version goes through, and the other window sees it.
+    mine.click(r#"button[aria-label='Edit "draft plan (theirs)"']"#)
+        .await;
+    mine.type_into(".task.editing .task-edit", ", agreed").await;
+    mine.press_enter(".task.editing .task-edit").await;
+    theirs
+        .wait_for_text(".task-list", |t| t.contains("draft plan (theirs), agreed"))
+        .await;
+    let stored: Vec<Task> = server.get_json("/api/tasks").await;
+    assert_eq!(stored[0].title, "draft plan (theirs), agreed");
+    // Chromium logs every refused fetch; the 412 is the expected one, nothing else may appear.
+    let errors: Vec<String> = mine
+        .console_errors()
+        .await
+        .into_iter()
+        .filter(|e| !e.contains("status of 412"))
+        .collect();
+    assert_eq!(errors, Vec::<String>::new());
+    mine.close().await;
+    theirs.close().await;
+}
+
+/// A figure of the lab's table, once it has one that satisfies `ready`.
+async fn lab_figure(browser: &Browser, lane: &str, metric: &str, ready: fn(f64) -> bool) -> f64 {
+    let selector = format!("td[data-lane='{lane}'][data-metric='{metric}']");
+    browser
+        .wait_for_attribute(&selector, "data-value", |v| v.parse().is_ok_and(ready))
+        .await
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
+async fn the_lab_measures_all_three_transports_and_websocket_costs_fewer_bytes_than_polling() {
+    let server = TestServer::start().await;
+    let browser = Browser::open(&server.url("/lab")).await;
+
+    for lane in ["websocket", "sse", "polling"] {
+        browser
+            .wait_for_text(&format!(".lab-clock[data-lane='{lane}']"), |t| {
+                t.starts_with("The time is: ")
+            })
+            .await;
+        for metric in [
+            "bytes_out_per_update",
+            "bytes_in_per_update",
+            "messages_per_min",
+            "requests_per_min",
+        ] {
+            lab_figure(&browser, lane, metric, |v| v > 0.0).await;
+        }
+        for metric in ["latency_p50_ms", "latency_p95_ms", "worst_staleness_ms"] {
+            lab_figure(&browser, lane, metric, |v| v >= 0.0).await;
+        }
+    }
+    // A few more updates, so the WebSocket's one-off handshake is spread over several.
+    browser
+        .wait_for_text(".lab-elapsed", |t| {
+            t.trim_start_matches("running for ")
+                .trim_end_matches(" s")
+                .parse::<u32>()
+                .is_ok_and(|secs| secs >= 6)
+        })
+        .await;
+
+    for metric in ["bytes_out_per_update", "bytes_in_per_update"] {
+        let websocket = lab_figure(&browser, "websocket", metric, |v| v > 0.0).await;
+        let polling = lab_figure(&browser, "polling", metric, |v| v > 0.0).await;
+        assert!(
+            websocket < polling,
+            "{metric}: WebSocket {websocket} B, polling {polling} B"
+        );
+    }
+    browser
+        .wait_for_text(".lab-explanation", |t| t.contains("Polling cost"))
+        .await;
+    browser.screenshot("lab", 1280, 2200).await;
+    assert!(
+        !browser.overflows_at(320).await,
+        "the lab scrolls sideways at 320 px"
+    );
     assert_eq!(browser.console_errors().await, Vec::<String>::new());
     browser.close().await;
 }

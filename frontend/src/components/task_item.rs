@@ -25,12 +25,14 @@ pub fn TaskItem(
     let field = NodeRef::<html::Input>::new();
     let start_editing = move || {
         let base = task.get_untracked();
-        let title = base.title.clone();
+        // The field is always there (hidden when not editing): fill it before it shows.
+        if let Some(input) = field.get_untracked() {
+            input.set_value(&base.title);
+        }
         editing.set(Some(base));
-        // The field exists once the view has re-rendered; fill and focus it then.
+        // It can take focus once the view has re-rendered and shown it.
         request_animation_frame(move || {
             if let Some(input) = field.get_untracked() {
-                input.set_value(&title);
                 let _ = input.focus();
                 // Caret at the end, as in a text editor: typing extends the title.
                 let end = input.value().encode_utf16().count() as u32;
