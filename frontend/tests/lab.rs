@@ -106,7 +106,7 @@ fn the_explanation_waits_for_every_lane_and_then_quotes_the_measured_figures() {
 
     assert!(text.contains("Polling cost 300 B down"), "{text}");
     assert!(text.contains("5.0×"), "{text}");
-    assert!(text.contains("up to 1.90 s"), "{text}");
+    assert!(text.contains("up to 1.9 s"), "{text}");
 }
 
 #[wasm_bindgen_test]

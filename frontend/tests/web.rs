@@ -6,7 +6,9 @@ use std::rc::Rc;
 use frontend::api::{ApiError, next_link};
 use frontend::components::{Clock, ConnectionBadge, TaskForm, TaskItem, TaskList};
 use frontend::filter::Filter;
-use frontend::live::{Backoff, ConnectionState, fallback, is_silent, retry_delay_ms};
+use frontend::live::{
+    Backoff, ConnectionState, TransportChoice, fallback, is_silent, retry_delay_ms,
+};
 use leptos::mount::mount_to;
 use leptos::prelude::*;
 use leptos::task::tick;
@@ -245,6 +247,31 @@ fn transports_fall_back_from_websocket_to_events_to_polling_and_no_further() {
     assert_eq!(fallback(Transport::WebSocket), Some(Transport::Sse));
     assert_eq!(fallback(Transport::Sse), Some(Transport::Polling));
     assert_eq!(fallback(Transport::Polling), None);
+}
+
+#[wasm_bindgen_test]
+fn a_transport_gives_way_after_two_failures_in_a_row_but_not_during_an_outage() {
+    let mut choice = TransportChoice::default();
+    assert_eq!(choice.failed(false), None, "the server was down");
+    assert_eq!(choice.failed(false), None);
+    assert_eq!(choice.failed(true), None, "one failure is not a pattern");
+    choice.succeeded();
+    assert_eq!(
+        choice.failed(true),
+        None,
+        "a success in between starts the count again"
+    );
+    assert_eq!(choice.failed(true), Some(Transport::Sse));
+    assert_eq!(choice.transport, Transport::Sse);
+
+    assert_eq!(choice.failed(true), None);
+    assert_eq!(choice.failed(true), Some(Transport::Polling));
+    assert_eq!(choice.failed(true), None, "polling is the last resort");
+    assert_eq!(choice.failed(true), None);
+    assert_eq!(choice.transport, Transport::Polling);
+
+    choice.upgrade();
+    assert_eq!(choice.transport, Transport::WebSocket);
 }
 
 #[wasm_bindgen_test]

@@ -492,3 +492,62 @@ async fn the_lab_measures_all_three_transports_and_websocket_costs_fewer_bytes_t
     assert_eq!(browser.console_errors().await, Vec::<String>::new());
     browser.close().await;
 }
+
+#[tokio::test]
+#[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
+async fn with_no_room_for_streams_the_page_falls_back_to_polling_and_stays_live() {
+    // At its connection limit the server refuses WebSockets and event streams alike (503), but
+    // still answers plain REST requests.
+    let server = TestServer::start_with(|config| config.max_connections = 0).await;
+    let browser = open_empty_board(&server).await;
+
+    browser
+        .wait_for_text(".transport", |t| t.contains("REST polling"))
+        .await;
+    browser
+        .wait_for_text(".badge", |t| t.ends_with("live"))
+        .await;
+    let first = browser
+        .wait_for_text(".clock-time", |t| !t.contains("--"))
+        .await;
+    browser.wait_for_text(".clock-time", |t| t != first).await;
+    server
+        .post_json("/api/tasks", &json!({ "title": "seen by polling" }))
+        .await;
+
+    browser
+        .wait_for_text(".task-list", |t| t.contains("seen by polling"))
+        .await;
+    browser.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
+async fn a_page_on_the_fallback_switches_back_to_websocket_once_one_gets_through() {
+    let mut server = TestServer::start_with(|config| config.disable_websocket = true).await;
+    let browser = open_empty_board(&server).await;
+    browser
+        .wait_for_text(".transport", |t| t.contains("Server-Sent Events"))
+        .await;
+
+    // The server comes back allowing WebSockets (as if a proxy stopped blocking them).
+    server.stop().await;
+    server.restart().await;
+
+    // The probe runs every 30 s.
+    browser
+        .wait_for_text_within(".transport", Duration::from_secs(45), |t| {
+            t == "via WebSocket"
+        })
+        .await;
+    browser
+        .wait_for_text(".badge", |t| t.ends_with("live"))
+        .await;
+    server
+        .post_json("/api/tasks", &json!({ "title": "back on WebSocket" }))
+        .await;
+    browser
+        .wait_for_text(".task-list", |t| t.contains("back on WebSocket"))
+        .await;
+    browser.close().await;
+}

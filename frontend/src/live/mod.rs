@@ -85,6 +85,53 @@ pub fn fallback(transport: Transport) -> Option<Transport> {
     }
 }
 
+/// Which transport to use, and how often it failed in a row while the server was up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransportChoice {
+    pub transport: Transport,
+    failures: u32,
+}
+
+impl Default for TransportChoice {
+    fn default() -> Self {
+        Self {
+            transport: Transport::WebSocket,
+            failures: 0,
+        }
+    }
+}
+
+impl TransportChoice {
+    /// The transport got through: its failure count starts again.
+    pub fn succeeded(&mut self) {
+        self.failures = 0;
+    }
+
+    /// The transport failed before getting through; `server_up` says whether `/healthz`
+    /// answered (an outage is not the transport's fault). Returns the transport to fall back to,
+    /// after [`FALLBACK_AFTER`] failures in a row.
+    pub fn failed(&mut self, server_up: bool) -> Option<Transport> {
+        if !server_up {
+            return None;
+        }
+        self.failures += 1;
+        if self.failures < FALLBACK_AFTER {
+            return None;
+        }
+        let next = fallback(self.transport)?;
+        *self = Self {
+            transport: next,
+            failures: 0,
+        };
+        Some(next)
+    }
+
+    /// A WebSocket got through again while on a fallback.
+    pub fn upgrade(&mut self) {
+        *self = Self::default();
+    }
+}
+
 /// What the live connection exposes to the UI.
 #[derive(Clone, Copy)]
 pub struct LiveFeed {
@@ -113,11 +160,9 @@ struct Connection {
     /// Reloads the board over REST (after `resync`, or when the snapshot is too old).
     reload: Rc<dyn Fn()>,
     channel: Option<Channel>,
-    transport: Transport,
+    choice: TransportChoice,
     /// Whether the current channel has said `hello` (it got through).
     greeted: bool,
-    /// Failures in a row of `transport` while the server was up.
-    failures: u32,
     /// Whether the current channel asked for `since` (then `hello` needs no reload).
     resumed: bool,
     backoff: Backoff,
@@ -162,9 +207,8 @@ pub fn connect(board: RwSignal<Board>, reload: impl Fn() + 'static) -> LiveFeed 
         board,
         reload: Rc::new(reload),
         channel: None,
-        transport: Transport::WebSocket,
+        choice: TransportChoice::default(),
         greeted: false,
-        failures: 0,
         resumed: false,
         backoff: Backoff::default(),
         last_heard: now(),
@@ -208,7 +252,7 @@ fn open(connection: &Rc<RefCell<Connection>>) {
         let state = connection.borrow();
         (
             state.board.with_untracked(Board::resume_seq),
-            state.transport,
+            state.choice.transport,
         )
     };
     let weak = Rc::downgrade(connection);
@@ -242,7 +286,8 @@ fn open(connection: &Rc<RefCell<Connection>>) {
         return;
     };
     let mut state = connection.borrow_mut();
-    state.resumed = since.is_some();
+    // Polling cannot resume: each reading's `seq` says whether the board must reload instead.
+    state.resumed = since.is_some() && transport != Transport::Polling;
     state.greeted = false;
     state.last_heard = now();
     state.retry_at = None;
@@ -261,7 +306,7 @@ fn receive(connection: &Rc<RefCell<Connection>>, message: ServerMsg) {
             ServerMsg::Hello { seq, .. } => {
                 signals.state.set(ConnectionState::Live);
                 state.greeted = true;
-                state.failures = 0;
+                state.choice.succeeded();
                 // A fresh stream starts after `seq`: the board must be at least that recent.
                 let resumed = state.resumed;
                 let stale = state.board.try_update(|b| b.require(*seq)).unwrap_or(false);
@@ -297,7 +342,7 @@ fn closed(connection: &Rc<RefCell<Connection>>) {
             // Not dropped here: this runs inside the channel's own callback.
             channel.stop();
         }
-        !state.greeted && fallback(state.transport).is_some()
+        !state.greeted && fallback(state.choice.transport).is_some()
     };
     if !fresh_failure {
         schedule_retry(connection);
@@ -310,28 +355,17 @@ fn closed(connection: &Rc<RefCell<Connection>>) {
             Ok(response) if response.ok()
         );
         if let Some(connection) = weak.upgrade() {
-            if server_up {
-                transport_failed(&mut connection.borrow_mut());
+            let mut state = connection.borrow_mut();
+            if let Some(next) = state.choice.failed(server_up) {
+                state.signals.transport.set(next);
+                // The new transport starts with short waits of its own.
+                state.backoff = Backoff::default();
+                state.last_probe = now();
             }
+            drop(state);
             schedule_retry(&connection);
         }
     });
-}
-
-/// Counts a failure of the current transport, and falls back after [`FALLBACK_AFTER`] in a row.
-fn transport_failed(state: &mut Connection) {
-    state.failures += 1;
-    if state.failures < FALLBACK_AFTER {
-        return;
-    }
-    if let Some(next) = fallback(state.transport) {
-        state.transport = next;
-        state.signals.transport.set(next);
-        state.failures = 0;
-        // The new transport starts with short waits of its own.
-        state.backoff = Backoff::default();
-        state.last_probe = now();
-    }
 }
 
 /// Runs every [`WATCHDOG_MS`]: declares a silent connection dead, pings, updates the countdown,
@@ -366,16 +400,15 @@ fn watch(connection: &Rc<RefCell<Connection>>) {
 /// While on a fallback: opens a WebSocket now and then; once one says `hello`, switches to it.
 fn probe_for_websocket(connection: &Rc<RefCell<Connection>>, now: f64) {
     let mut state = connection.borrow_mut();
-    if state.transport == Transport::WebSocket {
+    if state.choice.transport == Transport::WebSocket {
         state.probe = None;
         return;
     }
     match state.probe.as_ref().map(|probe| probe.outcome.get()) {
         Some(Some(true)) => {
             state.probe = None;
-            state.transport = Transport::WebSocket;
+            state.choice.upgrade();
             state.signals.transport.set(Transport::WebSocket);
-            state.failures = 0;
             let old = state.channel.take();
             drop(state);
             // Called from the watchdog, not from the old channel: dropping it here is safe.
