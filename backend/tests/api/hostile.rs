@@ -158,6 +158,8 @@ fn random_ids_queries_and_headers_never_break_the_server() {
         for url in [
             app.url(&format!("/api/tasks/{id}?{query}")),
             app.url(&format!("/api/tasks?{query}")),
+            app.url(&format!("/api/clock?{query}")),
+            app.url(&format!("/api/lab/runs/{id}?{query}")),
         ] {
             let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
             let response = app
