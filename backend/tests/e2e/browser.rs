@@ -82,6 +82,26 @@ impl TestServer {
             .unwrap()
     }
 
+    /// Waits until the stored tasks satisfy `ready` (the page's writes are optimistic: it shows
+    /// a change before the server has it), and returns them.
+    pub async fn wait_for_tasks(
+        &self,
+        ready: impl Fn(&[shared::Task]) -> bool,
+    ) -> Vec<shared::Task> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let tasks: Vec<shared::Task> = self.get_json("/api/tasks").await;
+            if ready(&tasks) {
+                return tasks;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the stored tasks never got there: {tasks:?}"
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
         self.http
             .post(self.url(path))
@@ -212,8 +232,13 @@ impl Browser {
     }
 
     pub async fn press_enter(&self, selector: &str) {
-        let enter = char::from(Key::Enter).to_string();
-        self.find(selector).await.send_keys(&enter).await.unwrap();
+        self.press(selector, Key::Enter).await;
+    }
+
+    /// Sends one special key (Enter, Escape, Tab…) to `selector`.
+    pub async fn press(&self, selector: &str, key: Key) {
+        let key = char::from(key).to_string();
+        self.find(selector).await.send_keys(&key).await.unwrap();
     }
 
     pub async fn click(&self, selector: &str) {

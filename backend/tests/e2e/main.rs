@@ -314,7 +314,7 @@ async fn the_board_toggles_edits_filters_deletes_and_clears_and_the_filter_survi
     browser
         .wait_for_text(".list-status", |t| t.contains("Nothing done yet"))
         .await;
-    let stored: Vec<Task> = server.get_json("/api/tasks").await;
+    let stored = server.wait_for_tasks(|tasks| tasks.len() == 1).await;
     let titles: Vec<&str> = stored.iter().map(|t| t.title.as_str()).collect();
     assert_eq!(titles, ["write report now"]);
     browser.click(".filters a[href='/']").await;
@@ -549,5 +549,54 @@ async fn a_page_on_the_fallback_switches_back_to_websocket_once_one_gets_through
     browser
         .wait_for_text(".task-list", |t| t.contains("back on WebSocket"))
         .await;
+    browser.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
+async fn mark_all_as_done_toggles_every_task_and_escape_cancels_an_edit() {
+    let server = TestServer::start().await;
+    for title in ["one", "two", "three"] {
+        server
+            .post_json("/api/tasks", &json!({ "title": title }))
+            .await;
+    }
+    let browser = Browser::open(&server.url("/")).await;
+    browser
+        .wait_for_text(".board-footer .count", |t| t == "3 items left")
+        .await;
+
+    browser.click(".toggle-all input").await;
+    browser
+        .wait_for_text(".board-footer .count", |t| t == "0 items left")
+        .await;
+    browser
+        .wait_for_text(".task-list", |t| t.contains("three"))
+        .await;
+    server
+        .wait_for_tasks(|tasks| tasks.iter().all(|t| t.done))
+        .await;
+    browser.click(".toggle-all input").await;
+    browser
+        .wait_for_text(".board-footer .count", |t| t == "3 items left")
+        .await;
+
+    browser.click(r#"button[aria-label='Edit "two"']"#).await;
+    browser.type_into(".task.editing .task-edit", " oops").await;
+    browser
+        .press(".task.editing .task-edit", fantoccini::key::Key::Escape)
+        .await;
+    assert_eq!(browser.count(".task.editing").await, 0);
+    browser
+        .wait_for_text(".task-list", |t| t.contains("two") && !t.contains("oops"))
+        .await;
+    let stored = server
+        .wait_for_tasks(|tasks| tasks.iter().all(|t| !t.done))
+        .await;
+    assert!(
+        stored.iter().all(|t| !t.title.contains("oops")),
+        "{stored:?}"
+    );
+    assert_eq!(browser.console_errors().await, Vec::<String>::new());
     browser.close().await;
 }
