@@ -262,13 +262,14 @@ impl Browser {
             .len()
     }
 
-    /// Messages the page logged at error level (Chromium's "SEVERE") since the last call.
+    /// Messages the page logged as errors or warnings (Chromium's "SEVERE" and "WARNING") since
+    /// the last call.
     pub async fn console_errors(&self) -> Vec<String> {
         let log = self.client.issue_cmd(BrowserLog).await.unwrap();
         log.as_array()
             .into_iter()
             .flatten()
-            .filter(|entry| entry["level"] == "SEVERE")
+            .filter(|entry| entry["level"] == "SEVERE" || entry["level"] == "WARNING")
             .map(|entry| entry["message"].as_str().unwrap_or_default().to_owned())
             .collect()
     }
