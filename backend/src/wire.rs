@@ -42,6 +42,8 @@ pub struct Wire {
     unattributed_in: AtomicU64,
     /// Where written bytes go (and read bytes, while `streaming`).
     lane: Mutex<Option<Arc<LaneMeter>>>,
+    /// Whether `lane` is set: lets the many connections outside the lab skip the lock.
+    attributed: AtomicBool,
     /// The connection carries one long exchange (WebSocket, event stream): everything read belongs
     /// to the lane too.
     streaming: AtomicBool,
@@ -56,6 +58,7 @@ impl Wire {
         meter.requests.fetch_add(1, Ordering::Relaxed);
         self.streaming.store(streaming, Ordering::Relaxed);
         *self.lane() = Some(meter);
+        self.attributed.store(true, Ordering::Relaxed);
     }
 
     fn read(&self, bytes: usize) {
@@ -70,6 +73,9 @@ impl Wire {
     }
 
     fn wrote(&self, bytes: usize) {
+        if !self.attributed.load(Ordering::Relaxed) {
+            return;
+        }
         if let Some(lane) = self.lane().as_ref() {
             lane.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
         }
@@ -77,7 +83,9 @@ impl Wire {
 
     fn begin_request(&self) {
         self.streaming.store(false, Ordering::Relaxed);
-        *self.lane() = None;
+        if self.attributed.swap(false, Ordering::Relaxed) {
+            *self.lane() = None;
+        }
     }
 
     /// The request's handler has answered: bytes read from now on belong to the next request.
