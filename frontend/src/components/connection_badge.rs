@@ -37,7 +37,8 @@ pub fn ConnectionBadge(
                 <span class="visually-hidden">"Connection: "</span>
                 {move || state.get().label()}
             </p>
-            <p class="transport">{move || transport_text(transport.get())}</p>
+            // Announced too: falling back (or coming back) is a change worth hearing.
+            <p class="transport" aria-live="polite">{move || transport_text(transport.get())}</p>
             <p class="connection-detail">{detail}</p>
             <button
                 type="button"
