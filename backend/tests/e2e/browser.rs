@@ -279,6 +279,18 @@ impl Browser {
         self.client.execute(script, Vec::new()).await.unwrap();
     }
 
+    /// Evaluates `script` (a function body that `return`s) in the page.
+    pub async fn evaluate(&self, script: &str) -> Value {
+        self.client.execute(script, Vec::new()).await.unwrap()
+    }
+
+    /// Sends one special key to whatever has the focus, as a keyboard user would.
+    pub async fn press_on_focus(&self, key: Key) {
+        let key = char::from(key).to_string();
+        let focused = self.client.active_element().await.unwrap();
+        focused.send_keys(&key).await.unwrap();
+    }
+
     /// Whether the page is wider than the window (a sideways scroll) at `width` pixels.
     pub async fn overflows_at(&self, width: u32) -> bool {
         self.client.set_window_size(width, 800).await.unwrap();

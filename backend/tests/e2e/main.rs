@@ -12,6 +12,7 @@ use serde_json::json;
 use shared::Task;
 
 use browser::{Browser, TestServer};
+use fantoccini::key::Key;
 
 #[tokio::test]
 #[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
@@ -583,9 +584,7 @@ async fn mark_all_as_done_toggles_every_task_and_escape_cancels_an_edit() {
 
     browser.click(r#"button[aria-label='Edit "two"']"#).await;
     browser.type_into(".task.editing .task-edit", " oops").await;
-    browser
-        .press(".task.editing .task-edit", fantoccini::key::Key::Escape)
-        .await;
+    browser.press(".task.editing .task-edit", Key::Escape).await;
     assert_eq!(browser.count(".task.editing").await, 0);
     browser
         .wait_for_text(".task-list", |t| t.contains("two") && !t.contains("oops"))
@@ -597,6 +596,52 @@ async fn mark_all_as_done_toggles_every_task_and_escape_cancels_an_edit() {
         stored.iter().all(|t| !t.title.contains("oops")),
         "{stored:?}"
     );
+    assert_eq!(browser.console_errors().await, Vec::<String>::new());
+    browser.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
+async fn the_board_works_from_the_keyboard_alone_with_a_visible_focus() {
+    let server = TestServer::start().await;
+    server
+        .post_json("/api/tasks", &json!({ "title": "by keyboard" }))
+        .await;
+    let browser = Browser::open(&server.url("/")).await;
+    browser
+        .wait_for_text(".board-footer .count", |t| t == "1 item left")
+        .await;
+    browser.click("#new-task-title").await;
+
+    // Tab from the input until the task's checkbox has the focus.
+    let mut reached = false;
+    for _ in 0..6 {
+        browser.press_on_focus(Key::Tab).await;
+        let on_toggle = browser
+            .evaluate("return document.activeElement.classList.contains('task-toggle')")
+            .await;
+        if on_toggle == json!(true) {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "Tab never reached the task's checkbox");
+    let outline = browser
+        .evaluate("return getComputedStyle(document.activeElement).outlineStyle")
+        .await;
+    assert_eq!(
+        outline,
+        json!("solid"),
+        "the focused checkbox shows its focus"
+    );
+    browser.press_on_focus(Key::Space).await;
+
+    browser
+        .wait_for_text(".board-footer .count", |t| t == "0 items left")
+        .await;
+    server
+        .wait_for_tasks(|tasks| tasks.iter().all(|t| t.done))
+        .await;
     assert_eq!(browser.console_errors().await, Vec::<String>::new());
     browser.close().await;
 }
