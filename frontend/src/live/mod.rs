@@ -15,6 +15,7 @@
 
 mod backoff;
 pub mod channel;
+mod fallback;
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -29,6 +30,7 @@ use wasm_bindgen::closure::Closure;
 
 pub use backoff::{Backoff, is_silent, retry_delay_ms};
 use channel::{Callbacks, Channel};
+pub use fallback::{FALLBACK_AFTER, TransportChoice, fallback};
 
 use crate::board::Board;
 
@@ -36,8 +38,6 @@ use crate::board::Board;
 const PING_EVERY_MS: f64 = 5_000.0;
 /// How often the watchdog looks at the connection.
 const WATCHDOG_MS: u32 = 500;
-/// Failures in a row, with the server up, before falling back to the next transport.
-pub const FALLBACK_AFTER: u32 = 2;
 /// How often a fallback connection checks whether a WebSocket gets through again.
 pub const PROBE_EVERY_MS: f64 = 30_000.0;
 
@@ -73,62 +73,6 @@ impl ConnectionState {
     /// Whether a "retry now" makes sense.
     pub fn is_waiting(self) -> bool {
         matches!(self, Self::Reconnecting | Self::Offline)
-    }
-}
-
-/// The transport to try after `transport` kept failing, if any.
-pub fn fallback(transport: Transport) -> Option<Transport> {
-    match transport {
-        Transport::WebSocket => Some(Transport::Sse),
-        Transport::Sse => Some(Transport::Polling),
-        Transport::Polling => None,
-    }
-}
-
-/// Which transport to use, and how often it failed in a row while the server was up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TransportChoice {
-    pub transport: Transport,
-    failures: u32,
-}
-
-impl Default for TransportChoice {
-    fn default() -> Self {
-        Self {
-            transport: Transport::WebSocket,
-            failures: 0,
-        }
-    }
-}
-
-impl TransportChoice {
-    /// The transport got through: its failure count starts again.
-    pub fn succeeded(&mut self) {
-        self.failures = 0;
-    }
-
-    /// The transport failed before getting through; `server_up` says whether `/healthz`
-    /// answered (an outage is not the transport's fault). Returns the transport to fall back to,
-    /// after [`FALLBACK_AFTER`] failures in a row.
-    pub fn failed(&mut self, server_up: bool) -> Option<Transport> {
-        if !server_up {
-            return None;
-        }
-        self.failures += 1;
-        if self.failures < FALLBACK_AFTER {
-            return None;
-        }
-        let next = fallback(self.transport)?;
-        *self = Self {
-            transport: next,
-            failures: 0,
-        };
-        Some(next)
-    }
-
-    /// A WebSocket got through again while on a fallback.
-    pub fn upgrade(&mut self) {
-        *self = Self::default();
     }
 }
 
