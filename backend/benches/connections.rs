@@ -1,0 +1,152 @@
+//! Benchmark: what many idle WebSocket connections cost the server, and how fast one task event
+//! reaches all of them.
+//!
+//! `cargo bench -p backend --bench connections -- [CONNECTIONS]` (default 5000). It starts the real
+//! `tasktick` binary with a fresh database, opens the connections from this process, and reads the
+//! server's resident memory from `/proc` (Linux). Numbers, not assertions: machines are noisy.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::{StreamExt, stream};
+use shared::ServerMsg;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Connections opened at once while connecting.
+const CONNECT_CONCURRENCY: usize = 64;
+/// Events fanned out, to take the median of.
+const ROUNDS: usize = 7;
+
+fn main() -> anyhow::Result<()> {
+    let connections: usize = std::env::args()
+        .skip(1)
+        .find(|arg| !arg.starts_with('-'))
+        .map(|arg| arg.parse())
+        .transpose()?
+        .unwrap_or(5_000);
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(connections))
+}
+
+async fn run(connections: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut server = start_server(dir.path())?;
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("http://{}{path}", server.addr);
+    // Warm the server up (database pool, clock) before the baseline.
+    http.get(url("/healthz")).send().await?.error_for_status()?;
+    let idle_kib = rss_kib(server.child.id())?;
+
+    let started = Instant::now();
+    let ws_url = format!("ws://{}/ws", server.addr);
+    let (arrivals, mut arrived) = mpsc::unbounded_channel::<i64>();
+    let sockets: Vec<_> = stream::iter(0..connections)
+        .map(|_| {
+            let ws_url = ws_url.clone();
+            async move { tokio_tungstenite::connect_async(ws_url).await }
+        })
+        .buffer_unordered(CONNECT_CONCURRENCY)
+        .collect()
+        .await;
+    for socket in sockets {
+        let (socket, _) = socket?;
+        let arrivals = arrivals.clone();
+        tokio::spawn(async move {
+            let (_, mut read) = socket.split();
+            while let Some(Ok(message)) = read.next().await {
+                if let Message::Text(text) = message
+                    && let Ok(ServerMsg::TaskCreated { seq, .. }) = serde_json::from_str(&text)
+                {
+                    let _ = arrivals.send(seq);
+                }
+            }
+        });
+    }
+    let connect_time = started.elapsed();
+    // Let every connection settle (hello sent, buffers at rest) before measuring.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let busy_kib = rss_kib(server.child.id())?;
+
+    let mut fan_out = Vec::new();
+    for round in 0..ROUNDS {
+        let sent = Instant::now();
+        http.post(url("/api/tasks"))
+            .json(&serde_json::json!({ "title": format!("bench {round}") }))
+            .send()
+            .await?
+            .error_for_status()?;
+        let mut received = 0;
+        while received < connections {
+            let seq = tokio::time::timeout(Duration::from_secs(60), arrived.recv())
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("the clients stopped"))?;
+            if seq == round as i64 + 1 {
+                received += 1;
+            }
+        }
+        fan_out.push(sent.elapsed());
+    }
+    fan_out.sort();
+
+    let per_connection = (busy_kib.saturating_sub(idle_kib)) as f64 / connections as f64;
+    println!("tasktick WebSocket benchmark, {connections} connections");
+    println!("  connect all:               {connect_time:.2?}");
+    println!("  server memory idle:        {idle_kib} KiB");
+    println!("  server memory connected:   {busy_kib} KiB");
+    println!("  per connection:            {per_connection:.1} KiB");
+    println!(
+        "  one event to every client: median {:.2?}, best {:.2?}, worst {:.2?} ({ROUNDS} rounds, \
+         POST sent to last client received)",
+        fan_out[ROUNDS / 2],
+        fan_out[0],
+        fan_out[ROUNDS - 1]
+    );
+    server.child.kill()?;
+    server.child.wait()?;
+    Ok(())
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+/// Starts `tasktick serve` on port 0 and reads its address from the log.
+fn start_server(dir: &std::path::Path) -> anyhow::Result<Server> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tasktick"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--database"])
+        .arg(dir.join("bench.db"))
+        .arg("--static-dir")
+        .arg(dir)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("the server exited before listening"))??;
+        if let Some((_, rest)) = line.split_once("listening on http://") {
+            break rest.trim().parse()?;
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+    Ok(Server { child, addr })
+}
+
+/// Resident memory of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/{pid}/status"))
+}
