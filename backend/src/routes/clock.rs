@@ -15,7 +15,7 @@ use utoipa::IntoParams;
 use crate::conditional::{cache_headers, none_match_hits};
 use crate::extract::AppQuery;
 use crate::wire::ConnectionWire;
-use crate::ws::clock::{encode, tick_at};
+use crate::ws::clock::Tick;
 use crate::{AppError, AppState};
 
 /// The clock route, relative to `/api`.
@@ -31,13 +31,6 @@ pub struct ClockQuery {
     /// Count this request in the polling lane of this lab run.
     #[param(value_type = Option<String>)]
     lab: Option<LabRun>,
-}
-
-/// The parts of a `tick` message the reading repeats.
-#[derive(Deserialize)]
-struct TickFields {
-    server_time_ms: i64,
-    text: String,
 }
 
 #[utoipa::path(
@@ -64,11 +57,11 @@ pub(crate) async fn clock_read(
     }
     let latest = state.ticks.borrow().clone();
     // Before the first whole second since start-up: the second just begun.
-    let json = latest.unwrap_or_else(|| encode(&tick_at(Utc::now().trunc_subsecs(0))));
-    let TickFields {
+    let Tick {
         server_time_ms,
         text,
-    } = serde_json::from_str(json.as_str()).map_err(|e| AppError::Encoding(e.to_string()))?;
+        ..
+    } = latest.unwrap_or_else(|| Tick::at(Utc::now().trunc_subsecs(0)));
     let seq = state.store.head().await?;
     let etag = format!("\"t{server_time_ms}-s{seq}\"");
     if none_match_hits(&headers, &etag) {

@@ -8,8 +8,38 @@ use chrono::{DateTime, Local, SubsecRound, Utc};
 use shared::ServerMsg;
 use tokio::sync::watch;
 
-/// The newest tick as ready-to-send JSON text; `None` until the first second boundary.
-pub type TickFeed = watch::Receiver<Option<Utf8Bytes>>;
+/// The newest tick; `None` until the first second boundary.
+pub type TickFeed = watch::Receiver<Option<Tick>>;
+
+/// One tick: its time and text for REST readers, and the same as ready-to-send JSON for every
+/// live connection (serialised once).
+#[derive(Debug, Clone)]
+pub struct Tick {
+    /// Unix epoch milliseconds.
+    pub server_time_ms: i64,
+    /// `"The time is: HH:MM:SS"`.
+    pub text: String,
+    /// The `tick` message.
+    pub json: Utf8Bytes,
+}
+
+impl Tick {
+    /// The tick for instant `at`, with the text in the server's local time zone, as in the article.
+    pub fn at(at: DateTime<Utc>) -> Self {
+        let server_time_ms = at.timestamp_millis();
+        let local = at.with_timezone(&Local);
+        let text = format!("The time is: {}", local.format("%H:%M:%S"));
+        let json = encode(&ServerMsg::Tick {
+            server_time_ms,
+            text: text.clone(),
+        });
+        Self {
+            server_time_ms,
+            text,
+            json,
+        }
+    }
+}
 
 /// Starts the clock; it stops once every [`TickFeed`] is dropped. (Not on shutdown: connections
 /// still running must not mistake a stopped clock for a reason to close.)
@@ -23,7 +53,7 @@ pub fn spawn() -> TickFeed {
             }
             // Timers fire a little late, never early: rounding gives the second just reached.
             let now = Utc::now().round_subsecs(0);
-            sender.send_replace(Some(encode(&tick_at(now))));
+            sender.send_replace(Some(Tick::at(now)));
         }
     });
     feed
@@ -33,15 +63,6 @@ pub fn spawn() -> TickFeed {
 fn until_next_second(now: DateTime<Utc>) -> Duration {
     let into_second = Duration::from_nanos(u64::from(now.timestamp_subsec_nanos() % 1_000_000_000));
     Duration::from_secs(1) - into_second
-}
-
-/// The tick for instant `at`, with the text in the server's local time zone, as in the article.
-pub fn tick_at(at: DateTime<Utc>) -> ServerMsg {
-    let local = at.with_timezone(&Local);
-    ServerMsg::Tick {
-        server_time_ms: at.timestamp_millis(),
-        text: format!("The time is: {}", local.format("%H:%M:%S")),
-    }
 }
 
 /// Serialises a server message once, for sending to any number of connections.
@@ -66,13 +87,19 @@ mod tests {
     #[test]
     fn a_tick_carries_epoch_millis_and_the_local_time_text() {
         let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-        let ServerMsg::Tick {
+        let Tick {
             server_time_ms,
             text,
-        } = tick_at(at)
-        else {
-            panic!("not a tick");
-        };
+            json,
+        } = Tick::at(at);
+        let message: ServerMsg = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            message,
+            ServerMsg::Tick {
+                server_time_ms,
+                text: text.clone()
+            }
+        );
         assert_eq!(server_time_ms, 1_700_000_000_000);
         let expected = at.with_timezone(&Local).format("%H:%M:%S").to_string();
         assert_eq!(text, format!("The time is: {expected}"));
@@ -85,11 +112,12 @@ mod tests {
             .await
             .expect("a tick within three seconds")
             .unwrap();
-        let text = feed.borrow().clone().unwrap();
-        let tick: ServerMsg = serde_json::from_str(&text).unwrap();
-        let ServerMsg::Tick { server_time_ms, .. } = tick else {
-            panic!("not a tick: {text}");
+        let tick = feed.borrow().clone().unwrap();
+        let message: ServerMsg = serde_json::from_str(&tick.json).unwrap();
+        let ServerMsg::Tick { server_time_ms, .. } = message else {
+            panic!("not a tick: {}", tick.json);
         };
         assert_eq!(server_time_ms % 1000, 0);
+        assert_eq!(server_time_ms, tick.server_time_ms);
     }
 }

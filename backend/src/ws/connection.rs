@@ -167,7 +167,8 @@ where
                 }
             },
             changed = ticks.changed() => match changed {
-                Ok(()) => ticks.borrow_and_update().clone().map(Message::Text),
+                // Only the shared JSON is cloned (a reference count), never the tick's text.
+                Ok(()) => ticks.borrow_and_update().as_ref().map(|tick| Message::Text(tick.json.clone())),
                 Err(_) => break Ending::Close(close_code::AWAY, "server is shutting down".into()),
             },
             () = sleep_until(next_ping) => {
@@ -240,6 +241,7 @@ mod tests {
     use tokio::sync::watch;
 
     use super::*;
+    use crate::ws::clock::Tick;
 
     const TIMING: Timing = Timing {
         ping_interval: Duration::from_secs(20),
@@ -247,12 +249,21 @@ mod tests {
         send_timeout: Duration::from_secs(30),
     };
 
+    /// A tick whose message is `json`: the loop forwards the JSON as it is.
+    fn tick(json: &'static str) -> Tick {
+        Tick {
+            server_time_ms: 0,
+            text: String::new(),
+            json: Utf8Bytes::from_static(json),
+        }
+    }
+
     /// A connection driven through channels: `to_server` plays the client, `from_server` is what
     /// the client would receive.
     struct Harness {
         to_server: mpsc::UnboundedSender<Result<Message, Infallible>>,
         from_server: mpsc::UnboundedReceiver<Message>,
-        ticks: watch::Sender<Option<Utf8Bytes>>,
+        ticks: watch::Sender<Option<Tick>>,
         events: broadcast::Sender<Event>,
         shutdown: CancellationToken,
         task: tokio::task::JoinHandle<()>,
@@ -270,7 +281,7 @@ mod tests {
     fn start_with(last_seq: i64, capacity: usize, before_start: &[i64]) -> Harness {
         let (to_server, server_in) = mpsc::unbounded();
         let (server_out, from_server) = mpsc::unbounded();
-        let (ticks, feed) = watch::channel(Some(Utf8Bytes::from_static("stale tick")));
+        let (ticks, feed) = watch::channel(Some(tick("stale tick")));
         let (events, receiver) = broadcast::channel(capacity);
         for &seq in before_start {
             events.send(event(seq)).unwrap();
@@ -384,8 +395,7 @@ mod tests {
     async fn new_ticks_are_forwarded_but_the_stale_one_is_not() {
         let mut conn = start();
         conn.skip_prelude().await;
-        conn.ticks
-            .send_replace(Some(Utf8Bytes::from_static("fresh tick")));
+        conn.ticks.send_replace(Some(tick("fresh tick")));
         assert_eq!(conn.next_data().await, Message::Text("fresh tick".into()));
     }
 
