@@ -17,7 +17,7 @@ use shared::ws::{PROTOCOL_VERSION, SINCE_PARAM};
 use shared::{CLOCK_PATH, ClientMsg, ClockReading, ServerMsg, Transport};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
-use web_sys::{CloseEvent, Event, EventSource, MessageEvent, RequestCache, WebSocket};
+use web_sys::{Event, EventSource, MessageEvent, RequestCache, WebSocket};
 
 /// How often the polling transport asks.
 pub const POLL_EVERY_MS: u32 = 1_000;
@@ -128,35 +128,51 @@ fn deliver(callbacks: &Callbacks, data: &wasm_bindgen::JsValue) {
     }
 }
 
+/// The browser callbacks of one socket or stream, kept as long as it is.
+struct Listeners {
+    open: Closure<dyn FnMut()>,
+    message: Closure<dyn FnMut(MessageEvent)>,
+    /// For the socket's `close` or the stream's `error`: either way the channel has ended.
+    end: Closure<dyn FnMut(Event)>,
+}
+
+impl Listeners {
+    /// Listeners reporting to `callbacks`; `on_end` runs first when the channel ends.
+    fn new(callbacks: Callbacks, on_end: impl Fn() + 'static) -> Self {
+        let opened = callbacks.opened.clone();
+        let open = Closure::<dyn FnMut()>::new(move || opened());
+        let message = Closure::<dyn FnMut(MessageEvent)>::new({
+            let callbacks = callbacks.clone();
+            move |event: MessageEvent| deliver(&callbacks, &event.data())
+        });
+        let end = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
+            on_end();
+            (callbacks.closed)();
+        });
+        Self { open, message, end }
+    }
+
+    fn js(closure: &Closure<impl ?Sized>) -> Option<&js_sys::Function> {
+        Some(closure.as_ref().unchecked_ref())
+    }
+}
+
 /// The browser's native WebSocket.
 pub struct SocketChannel {
     socket: WebSocket,
-    _on_open: Closure<dyn FnMut()>,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_close: Closure<dyn FnMut(CloseEvent)>,
+    _listeners: Listeners,
 }
 
 impl SocketChannel {
     fn open(since: Option<i64>, lab: Option<&str>, callbacks: Callbacks) -> Option<Self> {
         let socket = WebSocket::new(&socket_url(since, lab)).ok()?;
-        let on_open = Closure::<dyn FnMut()>::new({
-            let opened = callbacks.opened.clone();
-            move || opened()
-        });
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
-            let callbacks = callbacks.clone();
-            move |event: MessageEvent| deliver(&callbacks, &event.data())
-        });
-        let on_close =
-            Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| (callbacks.closed)());
-        socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        let listeners = Listeners::new(callbacks, || {});
+        socket.set_onopen(Listeners::js(&listeners.open));
+        socket.set_onmessage(Listeners::js(&listeners.message));
+        socket.set_onclose(Listeners::js(&listeners.end));
         Some(Self {
             socket,
-            _on_open: on_open,
-            _on_message: on_message,
-            _on_close: on_close,
+            _listeners: listeners,
         })
     }
 }
@@ -174,37 +190,22 @@ impl Drop for SocketChannel {
 /// stream is closed and the owner's backoff decides when to try again, as for the WebSocket.
 pub struct StreamChannel {
     source: EventSource,
-    _on_open: Closure<dyn FnMut()>,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_error: Closure<dyn FnMut(Event)>,
+    _listeners: Listeners,
 }
 
 impl StreamChannel {
     fn open(since: Option<i64>, lab: Option<&str>, callbacks: Callbacks) -> Option<Self> {
         let source = EventSource::new(&path_with(shared::EVENTS_PATH, since, lab)).ok()?;
-        let on_open = Closure::<dyn FnMut()>::new({
-            let opened = callbacks.opened.clone();
-            move || opened()
-        });
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
-            let callbacks = callbacks.clone();
-            move |event: MessageEvent| deliver(&callbacks, &event.data())
-        });
-        let on_error = Closure::<dyn FnMut(Event)>::new({
+        let listeners = Listeners::new(callbacks, {
             let source = source.clone();
-            move |_: Event| {
-                source.close();
-                (callbacks.closed)();
-            }
+            move || source.close()
         });
-        source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        source.set_onopen(Listeners::js(&listeners.open));
+        source.set_onmessage(Listeners::js(&listeners.message));
+        source.set_onerror(Listeners::js(&listeners.end));
         Some(Self {
             source,
-            _on_open: on_open,
-            _on_message: on_message,
-            _on_error: on_error,
+            _listeners: listeners,
         })
     }
 }
