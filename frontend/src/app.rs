@@ -6,13 +6,13 @@ use leptos::either::Either;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::Router;
-use leptos_router::hooks::{use_location, use_navigate};
+use leptos_router::hooks::use_location;
 use shared::TaskTitle;
 
 use crate::actions::Actions;
 use crate::api;
 use crate::board::Board;
-use crate::components::{BoardFooter, Clock, ConnectionBadge, TaskForm, TaskList};
+use crate::components::{BoardFooter, Clock, ConnectionBadge, NavLink, TaskForm, TaskList};
 use crate::filter::Filter;
 use crate::lab::LabView;
 use crate::live;
@@ -72,11 +72,7 @@ const LAB_PATH: &str = "/lab";
 #[component]
 fn Page(board: RwSignal<Board>, load_error: RwSignal<Option<String>>) -> impl IntoView {
     let location = use_location();
-    let on_lab = Memo::new(move |_| {
-        location
-            .pathname
-            .with(|p| p.trim_end_matches('/') == LAB_PATH)
-    });
+    let on_lab = Memo::new(move |_| location.pathname.with(|p| is_lab_path(p)));
     move || {
         if on_lab.get() {
             Either::Left(view! { <LabView /> })
@@ -86,39 +82,32 @@ fn Page(board: RwSignal<Board>, load_error: RwSignal<Option<String>>) -> impl In
     }
 }
 
-/// Links between the board and the lab (real links, followed in place).
+/// Links between the board and the lab.
 #[component]
 fn SiteNav() -> impl IntoView {
     let location = use_location();
-    let navigate = use_navigate();
-    let link = move |path: &'static str, label: &'static str| {
-        let navigate = navigate.clone();
-        let current = move || {
-            let on_lab = location
-                .pathname
-                .with(|p| p.trim_end_matches('/') == LAB_PATH);
-            (on_lab == (path == LAB_PATH)).then_some("page")
-        };
-        view! {
-            <li>
-                <a
-                    href=path
-                    aria-current=current
-                    on:click=move |event| {
-                        event.prevent_default();
-                        navigate(path, Default::default());
-                    }
-                >
-                    {label}
-                </a>
-            </li>
-        }
-    };
+    let on_lab = Signal::derive(move || location.pathname.with(|p| is_lab_path(p)));
     view! {
         <nav class="site-nav" aria-label="Sections">
-            <ul>{link("/", "Board")} {link(LAB_PATH, "Transport lab")}</ul>
+            <ul>
+                <li>
+                    <NavLink href="/" current=Signal::derive(move || !on_lab.get())>
+                        "Board"
+                    </NavLink>
+                </li>
+                <li>
+                    <NavLink href=LAB_PATH current=on_lab>
+                        "Transport lab"
+                    </NavLink>
+                </li>
+            </ul>
         </nav>
     }
+}
+
+/// Whether `pathname` is the lab's (with or without a trailing slash).
+fn is_lab_path(pathname: &str) -> bool {
+    pathname.trim_end_matches('/') == LAB_PATH
 }
 
 /// The board under the URL's filter (inside the router, which provides the location).

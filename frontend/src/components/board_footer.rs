@@ -1,9 +1,9 @@
 //! Below the list: how many tasks are left, the filter links, and "Clear completed".
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
 use shared::Task;
 
+use super::NavLink;
 use crate::filter::Filter;
 
 /// Counts, filters (links, so the URL carries the filter) and the clear button.
@@ -14,7 +14,6 @@ pub fn BoardFooter(
     #[prop(into)] on_clear_done: Callback<()>,
 ) -> impl IntoView {
     let left = move || tasks.with(|all| all.iter().filter(|t| !t.done).count());
-    let navigate = use_navigate();
     let any_done = move || tasks.with(|all| all.iter().any(|t| t.done));
     view! {
         <footer class="board-footer" hidden=move || tasks.with(Vec::is_empty)>
@@ -29,22 +28,11 @@ pub fn BoardFooter(
                     {Filter::ALL
                         .into_iter()
                         .map(|f| {
-                            let navigate = navigate.clone();
-                            // A real link (it works in a new tab and without script); a plain click
-                            // changes the URL in place instead of reloading the page.
                             view! {
                                 <li>
-                                    <a
-                                        href=f.path()
-                                        class:selected=move || filter.get() == f
-                                        aria-current=move || (filter.get() == f).then_some("page")
-                                        on:click=move |event| {
-                                            event.prevent_default();
-                                            navigate(f.path(), Default::default());
-                                        }
-                                    >
+                                    <NavLink href=f.path() current=Signal::derive(move || filter.get() == f)>
                                         {f.label()}
-                                    </a>
+                                    </NavLink>
                                 </li>
                             }
                         })

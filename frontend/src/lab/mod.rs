@@ -223,7 +223,8 @@ fn open_lane(state: RwSignal<LabState>, i: usize) -> Option<Channel> {
 /// The lab page.
 #[component]
 pub fn LabView() -> impl IntoView {
-    let state = RwSignal::new(LabState::begin(DEFAULT_POLL_MS, js_sys::Date::now()));
+    // `start` below begins the first run.
+    let state = RwSignal::new(LabState::default());
     let channels = StoredValue::new_local(Vec::<Channel>::new());
     // A new run with new lanes; replacing the old channels closes them.
     let start = move |poll_ms: u32| {
@@ -265,6 +266,8 @@ pub fn LabView() -> impl IntoView {
     StoredValue::new_local((refresh, fetch_report));
 
     let elapsed = move || state.with(|s| ((s.now - s.started) / 1000.0).max(0.0).floor() as u64);
+    // Computed once per change, for the table, the charts and the explanation.
+    let figures = Memo::new(move |_| state.with(LabState::figures));
 
     view! {
         <section class="card lab" aria-labelledby="lab-heading">
@@ -323,14 +326,15 @@ pub fn LabView() -> impl IntoView {
                     })
                     .collect_view()}
             </ul>
-            <div class="table-scroll" inner_html=move || markup::table(&state.with(LabState::figures))></div>
-            <div class="lab-charts" inner_html=move || markup::charts(&state.with(LabState::figures))></div>
+            <div class="table-scroll" inner_html=move || figures.with(markup::table)></div>
+            <div class="lab-charts" inner_html=move || figures.with(markup::charts)></div>
             <div class="lab-explanation">
                 <h3>"Why they differ"</h3>
                 <p>
                     {move || {
-                        state
-                            .with(|s| explanation(&s.figures(), s.poll_ms))
+                        let poll_ms = state.with(|s| s.poll_ms);
+                        figures
+                            .with(|f| explanation(f, poll_ms))
                             .unwrap_or_else(|| "Collecting figures: every lane needs a few updates first.".to_owned())
                     }}
                 </p>

@@ -85,13 +85,14 @@ impl LaneStats {
         let per_update =
             |bytes: u64| (counted && self.updates > 0).then(|| bytes as f64 / self.updates as f64);
         let per_minute = |count: u64| (minutes > 0.0 && count > 0).then(|| count as f64 / minutes);
+        let latencies = Sorted::of(&self.latencies);
         Figures {
             bytes_out_per_update: per_update(wire.bytes_out),
             bytes_in_per_update: per_update(wire.bytes_in),
             messages_per_min: per_minute(self.messages),
             requests_per_min: per_minute(wire.requests),
-            latency_p50_ms: percentile(&self.latencies, 0.50),
-            latency_p95_ms: percentile(&self.latencies, 0.95),
+            latency_p50_ms: latencies.as_ref().map(|l| l.quantile(0.50)),
+            latency_p95_ms: latencies.as_ref().map(|l| l.quantile(0.95)),
             worst_staleness_ms: self.staleness.iter().copied().reduce(f64::max),
         }
     }
@@ -104,26 +105,42 @@ fn push(window: &mut VecDeque<f64>, value: f64) {
     window.push_back(value);
 }
 
-/// The `p` quantile (0 to 1) by the nearest-rank method; `None` for no samples. (The browser
-/// sorts: a typed array's numeric sort costs no WASM, Rust's slice sort a few kilobytes.)
+/// The `p` quantile (0 to 1) by the nearest-rank method; `None` for no samples.
 pub fn percentile(samples: &VecDeque<f64>, p: f64) -> Option<f64> {
-    if samples.is_empty() {
-        return None;
+    Some(Sorted::of(samples)?.quantile(p))
+}
+
+/// Samples sorted once, for several quantiles. (The browser sorts: a typed array's numeric sort
+/// costs no WASM, Rust's slice sort a few kilobytes.)
+struct Sorted(js_sys::Float64Array);
+
+impl Sorted {
+    /// `None` for no samples.
+    fn of(samples: &VecDeque<f64>) -> Option<Self> {
+        if samples.is_empty() {
+            return None;
+        }
+        let (front, back) = samples.as_slices();
+        let sorted = js_sys::Float64Array::new_with_length(samples.len() as u32);
+        sorted.subarray(0, front.len() as u32).copy_from(front);
+        sorted
+            .subarray(front.len() as u32, samples.len() as u32)
+            .copy_from(back);
+        // `TypedArray.prototype.sort` (numeric), which js-sys does not bind.
+        let sort: js_sys::Function = js_sys::Reflect::get(&sorted, &"sort".into())
+            .ok()?
+            .dyn_into()
+            .ok()?;
+        sort.call0(&sorted).ok()?;
+        Some(Self(sorted))
     }
-    let (front, back) = samples.as_slices();
-    let sorted = js_sys::Float64Array::new_with_length(samples.len() as u32);
-    sorted.subarray(0, front.len() as u32).copy_from(front);
-    sorted
-        .subarray(front.len() as u32, samples.len() as u32)
-        .copy_from(back);
-    // `TypedArray.prototype.sort` (numeric), which js-sys does not bind.
-    let sort: js_sys::Function = js_sys::Reflect::get(&sorted, &"sort".into())
-        .ok()?
-        .dyn_into()
-        .ok()?;
-    sort.call0(&sorted).ok()?;
-    let rank = (p.clamp(0.0, 1.0) * samples.len() as f64).ceil() as u32;
-    Some(sorted.get_index(rank.clamp(1, samples.len() as u32) - 1))
+
+    /// The `p` quantile by the nearest-rank method.
+    fn quantile(&self, p: f64) -> f64 {
+        let len = self.0.length();
+        let rank = (p.clamp(0.0, 1.0) * f64::from(len)).ceil() as u32;
+        self.0.get_index(rank.clamp(1, len) - 1)
+    }
 }
 
 /// `value` with `digits` decimals, written by the browser: Rust's float formatting would add tens
