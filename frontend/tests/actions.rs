@@ -2,24 +2,17 @@
 //! refuses. The test runner's own web server stands in for a server that refuses: it has no
 //! `/api`, so every write comes back 404 without a problem body.
 
+mod support;
+
 use frontend::actions::Actions;
 use frontend::board::Board;
 use leptos::mount::mount_to;
 use leptos::prelude::*;
 use shared::{Task, TaskId};
+use support::task;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-fn task(id: i64, title: &str) -> Task {
-    Task {
-        id: TaskId(id),
-        title: title.into(),
-        done: false,
-        created_at: Default::default(),
-        version: 1,
-    }
-}
 
 /// Waits (on real timers: the request is real) until `ready` holds, for up to five seconds.
 async fn wait_until(ready: impl Fn() -> bool) {

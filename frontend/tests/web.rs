@@ -1,5 +1,7 @@
 //! Component tests in a real headless Chrome: mount a component, interact, assert on the DOM.
 
+mod support;
+
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -12,7 +14,8 @@ use frontend::live::{
 use leptos::mount::mount_to;
 use leptos::prelude::*;
 use leptos::task::tick;
-use shared::{Problem, Task, TaskId, TaskTitle, Transport};
+use shared::{Problem, Task, TaskTitle, Transport};
+use support::task;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{HtmlButtonElement, HtmlElement, HtmlInputElement};
@@ -32,16 +35,6 @@ fn find<T: JsCast>(root: &HtmlElement, selector: &str) -> T {
         .unwrap()
         .unwrap_or_else(|| panic!("no element matches {selector}"))
         .unchecked_into()
-}
-
-fn task(id: i64, title: &str) -> Task {
-    Task {
-        id: TaskId(id),
-        title: title.into(),
-        done: false,
-        created_at: Default::default(),
-        version: 1,
-    }
 }
 
 /// Lets spawned futures and effects run until the DOM settles.
