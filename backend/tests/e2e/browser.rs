@@ -20,7 +20,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// How long to wait for something the page should show.
-const PATIENCE: Duration = Duration::from_secs(15);
+pub const PATIENCE: Duration = Duration::from_secs(15);
 const POLL: Duration = Duration::from_millis(50);
 
 /// The server, serving the release build, with a fresh database.
@@ -225,6 +225,14 @@ impl Browser {
         panic!(
             "{selector} [{name}] did not reach the expected value within {PATIENCE:?}; last: {last:?}"
         );
+    }
+
+    /// Waits until the clock shows a time, and then a different one.
+    pub async fn wait_for_the_clock_to_tick(&self) {
+        let first = self
+            .wait_for_text(".clock-time", |t| !t.contains("--"))
+            .await;
+        self.wait_for_text(".clock-time", |t| t != first).await;
     }
 
     pub async fn type_into(&self, selector: &str, text: &str) {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::json;
 use shared::Task;
 
-use browser::{Browser, TestServer};
+use browser::{Browser, PATIENCE, TestServer};
 use fantoccini::key::Key;
 
 #[tokio::test]
@@ -57,10 +57,7 @@ async fn the_page_shows_the_outage_and_comes_back_live_by_itself_when_the_server
     browser
         .wait_for_text(".badge", |t| t.ends_with("live"))
         .await;
-    let before = browser
-        .wait_for_text(".clock-time", |t| !t.contains("--"))
-        .await;
-    browser.wait_for_text(".clock-time", |t| t != before).await;
+    browser.wait_for_the_clock_to_tick().await;
     browser.close().await;
 }
 
@@ -341,23 +338,11 @@ async fn with_websockets_refused_the_page_falls_back_to_server_sent_events_and_s
     let server = TestServer::start_with(|config| config.disable_websocket = true).await;
     let browser = open_empty_board(&server).await;
 
-    browser
-        .wait_for_text(".transport", |t| t.contains("Server-Sent Events"))
-        .await;
-    browser
-        .wait_for_text(".badge", |t| t.ends_with("live"))
-        .await;
-    let first = browser
-        .wait_for_text(".clock-time", |t| !t.contains("--"))
-        .await;
-    browser.wait_for_text(".clock-time", |t| t != first).await;
-    server
-        .post_json("/api/tasks", &json!({ "title": "sent while on SSE" }))
-        .await;
+    stays_live_over(&server, &browser, PATIENCE, |t| {
+        t.contains("Server-Sent Events")
+    })
+    .await;
 
-    browser
-        .wait_for_text(".task-list", |t| t.contains("sent while on SSE"))
-        .await;
     // The browser itself logs each refused WebSocket handshake; nothing else may be logged.
     let errors: Vec<String> = browser
         .console_errors()
@@ -428,6 +413,31 @@ async fn a_conflicting_edit_from_a_second_window_is_shown_and_then_resolved() {
     assert_eq!(errors, Vec::<String>::new());
     mine.close().await;
     theirs.close().await;
+}
+
+/// Waits within `patience` until the badge's transport satisfies `shown`, then checks the page
+/// is live over it: the badge says so, the clock ticks, and a task created over REST appears
+/// without a reload.
+async fn stays_live_over(
+    server: &TestServer,
+    browser: &Browser,
+    patience: Duration,
+    shown: impl Fn(&str) -> bool,
+) {
+    browser
+        .wait_for_text_within(".transport", patience, shown)
+        .await;
+    browser
+        .wait_for_text(".badge", |t| t.ends_with("live"))
+        .await;
+    browser.wait_for_the_clock_to_tick().await;
+    let title = "created while live";
+    server
+        .post_json("/api/tasks", &json!({ "title": title }))
+        .await;
+    browser
+        .wait_for_text(".task-list", |t| t.contains(title))
+        .await;
 }
 
 /// A figure of the lab's table, once it has one that satisfies `ready`.
@@ -502,23 +512,7 @@ async fn with_no_room_for_streams_the_page_falls_back_to_polling_and_stays_live(
     let server = TestServer::start_with(|config| config.max_connections = 0).await;
     let browser = open_empty_board(&server).await;
 
-    browser
-        .wait_for_text(".transport", |t| t.contains("REST polling"))
-        .await;
-    browser
-        .wait_for_text(".badge", |t| t.ends_with("live"))
-        .await;
-    let first = browser
-        .wait_for_text(".clock-time", |t| !t.contains("--"))
-        .await;
-    browser.wait_for_text(".clock-time", |t| t != first).await;
-    server
-        .post_json("/api/tasks", &json!({ "title": "seen by polling" }))
-        .await;
-
-    browser
-        .wait_for_text(".task-list", |t| t.contains("seen by polling"))
-        .await;
+    stays_live_over(&server, &browser, PATIENCE, |t| t.contains("REST polling")).await;
     browser.close().await;
 }
 
@@ -536,20 +530,10 @@ async fn a_page_on_the_fallback_switches_back_to_websocket_once_one_gets_through
     server.restart().await;
 
     // The probe runs every 30 s.
-    browser
-        .wait_for_text_within(".transport", Duration::from_secs(45), |t| {
-            t == "via WebSocket"
-        })
-        .await;
-    browser
-        .wait_for_text(".badge", |t| t.ends_with("live"))
-        .await;
-    server
-        .post_json("/api/tasks", &json!({ "title": "back on WebSocket" }))
-        .await;
-    browser
-        .wait_for_text(".task-list", |t| t.contains("back on WebSocket"))
-        .await;
+    stays_live_over(&server, &browser, Duration::from_secs(45), |t| {
+        t == "via WebSocket"
+    })
+    .await;
     browser.close().await;
 }
 
