@@ -236,6 +236,37 @@ async fn the_badge_shows_the_round_trip_when_live_and_a_countdown_with_retry_whe
 }
 
 #[wasm_bindgen_test]
+async fn connection_changes_are_announced_through_live_regions() {
+    let root = wrapper();
+    let state = RwSignal::new(ConnectionState::Live);
+    let unknown = RwSignal::new(None::<u32>);
+    let _mounted = mount_to(root.clone(), move || {
+        view! {
+            <ConnectionBadge
+                state=state
+                transport=Transport::WebSocket
+                rtt_ms=unknown
+                retry_in_secs=unknown
+                on_retry=|| {}
+            />
+        }
+    });
+    settle().await;
+
+    let badge = find::<HtmlElement>(&root, ".badge");
+    assert_eq!(badge.get_attribute("role").as_deref(), Some("status"));
+    assert_eq!(badge.text_content().unwrap(), "Connection: live");
+    let transport = find::<HtmlElement>(&root, ".transport");
+    assert_eq!(
+        transport.get_attribute("aria-live").as_deref(),
+        Some("polite")
+    );
+    state.set(ConnectionState::Reconnecting);
+    settle().await;
+    assert_eq!(badge.text_content().unwrap(), "Connection: reconnecting");
+}
+
+#[wasm_bindgen_test]
 fn transports_fall_back_from_websocket_to_events_to_polling_and_no_further() {
     assert_eq!(fallback(Transport::WebSocket), Some(Transport::Sse));
     assert_eq!(fallback(Transport::Sse), Some(Transport::Polling));

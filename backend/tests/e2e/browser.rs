@@ -292,6 +292,19 @@ impl Browser {
         self.client.execute(script, Vec::new()).await.unwrap()
     }
 
+    /// Makes the page see `prefers-color-scheme: scheme` (`"light"` or `"dark"`), as a system
+    /// setting would.
+    pub async fn prefer_color_scheme(&self, scheme: &str) {
+        let features = serde_json::json!([{ "name": "prefers-color-scheme", "value": scheme }]);
+        self.client
+            .issue_cmd(Cdp {
+                method: "Emulation.setEmulatedMedia",
+                params: serde_json::json!({ "features": features }),
+            })
+            .await
+            .unwrap();
+    }
+
     /// Sends one special key to whatever has the focus, as a keyboard user would.
     pub async fn press_on_focus(&self, key: Key) {
         let key = char::from(key).to_string();
@@ -379,6 +392,31 @@ impl WebDriverCompatibleCommand for BrowserLog {
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
         (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
+    }
+}
+
+/// A Chrome DevTools command, through chromedriver's `goog/cdp/execute`.
+#[derive(Debug)]
+struct Cdp {
+    method: &'static str,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = serde_json::json!({ "cmd": self.method, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
     }
 }
 

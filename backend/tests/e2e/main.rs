@@ -629,3 +629,22 @@ async fn the_board_works_from_the_keyboard_alone_with_a_visible_focus() {
     assert_eq!(browser.console_errors().await, Vec::<String>::new());
     browser.close().await;
 }
+
+#[tokio::test]
+#[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
+async fn the_page_follows_the_systems_light_or_dark_preference() {
+    let server = TestServer::start().await;
+    let browser = open_empty_board(&server).await;
+    let colours = "const s = getComputedStyle(document.body); return [s.backgroundColor, s.color];";
+
+    browser.prefer_color_scheme("light").await;
+    let light = browser.evaluate(colours).await;
+    browser.prefer_color_scheme("dark").await;
+    let dark = browser.evaluate(colours).await;
+
+    // The stylesheet's --bg and --text for each scheme.
+    assert_eq!(light, json!(["rgb(246, 247, 249)", "rgb(28, 31, 36)"]));
+    assert_eq!(dark, json!(["rgb(17, 20, 24)", "rgb(232, 234, 238)"]));
+    browser.screenshot("board-dark", 1024, 700).await;
+    browser.close().await;
+}
