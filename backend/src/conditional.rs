@@ -67,12 +67,23 @@ fn tags(headers: &HeaderMap, name: header::HeaderName) -> Vec<String> {
 
 /// Headers every cacheable answer carries: the tag, and "revalidate before reuse".
 pub fn cache_headers(etag: &str) -> [(header::HeaderName, HeaderValue); 2] {
+    cache_headers_with(etag, "no-cache")
+}
+
+/// [`cache_headers`] with another `Cache-Control`, for an answer with more to say to caches.
+pub fn cache_headers_with(
+    etag: &str,
+    cache_control: &'static str,
+) -> [(header::HeaderName, HeaderValue); 2] {
     [
         (
             header::ETAG,
             HeaderValue::from_str(etag).expect("an ETag is visible ASCII"),
         ),
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(cache_control),
+        ),
     ]
 }
 

@@ -3,7 +3,7 @@
 //! changes with each tick or task change, and 304 for a client that already has it.
 
 use axum::extract::{Extension, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use shared::{ClockReading, LabRun, Problem, Transport};
 use utoipa::IntoParams;
 
-use crate::conditional::{cache_headers, none_match_hits};
+use crate::conditional::{cache_headers_with, none_match_hits};
 use crate::extract::AppQuery;
 use crate::wire::ConnectionWire;
 use crate::ws::clock::Tick;
@@ -64,19 +64,15 @@ pub(crate) async fn clock_read(
     } = latest.unwrap_or_else(|| Tick::at(Utc::now().trunc_subsecs(0)));
     let seq = state.store.head().await?;
     let etag = format!("\"t{server_time_ms}-s{seq}\"");
+    // Proxies must not transform it either: the lab compares exact sizes.
+    let cache = cache_headers_with(&etag, "no-cache, no-transform");
     if none_match_hits(&headers, &etag) {
-        return Ok((StatusCode::NOT_MODIFIED, cache_headers(&etag)).into_response());
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
     }
     let reading = ClockReading {
         server_time_ms,
         text,
         seq,
     };
-    let mut response = (cache_headers(&etag), Json(reading)).into_response();
-    // Ask proxies not to transform it either: the lab compares exact sizes.
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-cache, no-transform"),
-    );
-    Ok(response)
+    Ok((cache, Json(reading)).into_response())
 }
