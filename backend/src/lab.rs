@@ -35,9 +35,13 @@ struct RunMeters {
 }
 
 impl LabRegistry {
-    /// Counts this request, and its connection from now on, in `run`'s lane for `transport`.
-    /// Without a counting connection (the app driven in-process) only the request is counted.
-    pub fn count(&self, wire: Option<&ConnectionWire>, run: &LabRun, transport: Transport) {
+    /// Counts this request, and its connection from now on, in `run`'s lane for `transport`;
+    /// nothing for a request outside the lab (no `run`). Without a counting connection (the app
+    /// driven in-process) only the request is counted.
+    pub fn count(&self, wire: Option<&ConnectionWire>, run: Option<&LabRun>, transport: Transport) {
+        let Some(run) = run else {
+            return;
+        };
         let meter = self.meter(run, transport);
         match wire {
             Some(wire) => wire.0.attribute(meter, transport != Transport::Polling),
@@ -117,9 +121,9 @@ mod tests {
     #[test]
     fn each_transport_of_a_run_is_counted_apart() {
         let lab = LabRegistry::default();
-        lab.count(None, &run("a"), Transport::Polling);
-        lab.count(None, &run("a"), Transport::Polling);
-        lab.count(None, &run("a"), Transport::Sse);
+        lab.count(None, Some(&run("a")), Transport::Polling);
+        lab.count(None, Some(&run("a")), Transport::Polling);
+        lab.count(None, Some(&run("a")), Transport::Sse);
 
         let report = lab.report(&run("a"));
         assert_eq!(report.polling.requests, 2);
@@ -132,7 +136,7 @@ mod tests {
     fn the_oldest_run_is_forgotten_when_the_registry_is_full() {
         let lab = LabRegistry::default();
         for n in 0..=MAX_RUNS {
-            lab.count(None, &run(&format!("r{n}")), Transport::WebSocket);
+            lab.count(None, Some(&run(&format!("r{n}"))), Transport::WebSocket);
         }
         assert_eq!(lab.runs().by_name.len(), MAX_RUNS);
         assert_eq!(lab.report(&run("r0")), LabReport::default());

@@ -52,9 +52,9 @@ pub(crate) async fn clock_read(
     AppQuery(query): AppQuery<ClockQuery>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    if let Some(run) = &query.lab {
-        state.lab.count(wire.as_deref(), run, Transport::Polling);
-    }
+    state
+        .lab
+        .count(wire.as_deref(), query.lab.as_ref(), Transport::Polling);
     let latest = state.ticks.borrow().clone();
     // Before the first whole second since start-up: the second just begun.
     let Tick {

@@ -87,9 +87,9 @@ pub(crate) async fn events_stream(
         None => query.since,
     };
     let permit = acquire_permit(&state)?;
-    if let Some(run) = &query.lab {
-        state.lab.count(wire.as_deref(), run, Transport::Sse);
-    }
+    state
+        .lab
+        .count(wire.as_deref(), query.lab.as_ref(), Transport::Sse);
     let events = state.events.subscribe();
     let (prelude, last_seq) = prelude(&state, since).await?;
     let session = Session {

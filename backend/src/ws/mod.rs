@@ -104,9 +104,9 @@ pub(crate) async fn ws_upgrade(
     })?;
     check_origin(&headers, &state.ws.allowed_origins)?;
     let permit = acquire_permit(&state)?;
-    if let Some(run) = &query.lab {
-        state.lab.count(wire.as_deref(), run, Transport::WebSocket);
-    }
+    state
+        .lab
+        .count(wire.as_deref(), query.lab.as_ref(), Transport::WebSocket);
 
     // Subscribe before reading the store: an event committed in between is then both replayed and
     // received live, and `last_seq` drops the copy. The other order could lose it.
