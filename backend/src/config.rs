@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::store::DatabaseUrl;
+
 const DEFAULT_WS_PING_INTERVAL_SECS: u64 = 20;
 const DEFAULT_WS_TIMEOUT_SECS: u64 = 60;
 const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
@@ -17,9 +19,10 @@ pub struct Config {
     /// Address to listen on; port 0 picks a free port (the log says which).
     #[arg(long, env = "TASKTICK_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
-    /// SQLite database file, created with its folder if missing.
+    /// Where tasks live: `sqlite://PATH` or a bare PATH (a SQLite file, created with its folder if
+    /// missing), or `postgres://USER:PASSWORD@HOST:PORT/DB` for several instances on one database.
     #[arg(long, env = "TASKTICK_DATABASE", default_value = "data/tasks.db")]
-    pub database: PathBuf,
+    pub database: DatabaseUrl,
     /// Folder holding the built front end (`trunk build --release` writes `dist`).
     #[arg(long, env = "TASKTICK_STATIC_DIR", default_value = "dist")]
     pub static_dir: PathBuf,
@@ -53,7 +56,7 @@ pub struct Config {
 
 impl Config {
     /// The defaults, with the three settings every deployment chooses.
-    pub fn new(addr: SocketAddr, database: PathBuf, static_dir: PathBuf) -> Self {
+    pub fn new(addr: SocketAddr, database: DatabaseUrl, static_dir: PathBuf) -> Self {
         Self {
             addr,
             database,

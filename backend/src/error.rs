@@ -58,9 +58,26 @@ pub enum AppError {
     /// 500: a response could not be encoded (a bug). Logged; the client sees a generic message.
     #[error("The server could not complete the request. Try again later.")]
     Encoding(String),
+    /// 503: the database does not answer right now; try again after a few seconds.
+    #[error(
+        "The database is unavailable right now. Try again in {STORE_RETRY_AFTER_SECS} seconds."
+    )]
+    StoreUnavailable(String),
     /// 500: the store failed. The cause is logged; the client sees a generic message.
     #[error("The server could not complete the request. Try again later.")]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+/// What a 503 for an unavailable database suggests as `Retry-After`, in seconds.
+const STORE_RETRY_AFTER_SECS: u32 = 2;
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(reason) => Self::StoreUnavailable(reason),
+            other => Self::Store(other),
+        }
+    }
 }
 
 fn summarise(errors: &[FieldError]) -> String {
@@ -107,7 +124,9 @@ impl AppError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Overloaded { .. } | Self::WebSocketDisabled => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Overloaded { .. } | Self::WebSocketDisabled | Self::StoreUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Encoding(_) | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -128,6 +147,7 @@ impl AppError {
             Self::IdempotencyKeyReused => "/problems/idempotency-key-reused",
             Self::Overloaded { .. } => "/problems/overloaded",
             Self::WebSocketDisabled => "/problems/websocket-disabled",
+            Self::StoreUnavailable(_) => "/problems/store-unavailable",
             Self::Encoding(_) | Self::Store(_) => "/problems/internal",
         }
     }
@@ -156,6 +176,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match &self {
             Self::Store(error) => tracing::error!(%error, "store failure"),
+            Self::StoreUnavailable(reason) => tracing::warn!(%reason, "database unavailable"),
             Self::Encoding(error) => tracing::error!(%error, "encoding failure"),
             _ => {}
         }
@@ -166,8 +187,13 @@ impl IntoResponse for AppError {
             header::CONTENT_TYPE,
             HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
         );
-        if let Self::Overloaded { retry_after_secs } = self {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        let retry_after = match self {
+            Self::Overloaded { retry_after_secs } => Some(retry_after_secs),
+            Self::StoreUnavailable(_) => Some(STORE_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

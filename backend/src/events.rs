@@ -1,44 +1,44 @@
-//! Task events on their way to live connections: published in `seq` order, serialised once, and
-//! fanned out through one broadcast channel that every connection reads.
+//! Task events on their way to live connections: serialised once and fanned out through one
+//! broadcast channel that every connection reads. Only the follower (see `follower`) publishes,
+//! in `seq` order.
 
-use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use shared::ServerMsg;
-use tokio::sync::{Mutex, MutexGuard, broadcast};
+use tokio::sync::{broadcast, watch};
 
+use crate::store::TaskEvent;
 use crate::ws::clock::encode;
 
 /// How many events a connection may fall behind the live stream before it gets `resync`.
 pub const BROADCAST_CAPACITY: usize = 1024;
 
-/// One task event, as JSON text ready to send, shared (not copied) by every receiver.
+/// One message of the event stream, as JSON text ready to send, shared (not copied) by every
+/// receiver: a task event, or a `resync` when the stream had to skip ahead.
 #[derive(Debug, Clone)]
 pub struct Event {
+    /// The event's `seq`; for a `resync`, the `seq` the stream continues after.
     pub seq: i64,
     pub text: Utf8Bytes,
+    /// Whether this is a task event (which carries `seq` for a client to resume from).
+    pub is_task_event: bool,
 }
 
-/// Publishes store changes to every connection.
+/// The live event stream of this instance.
 #[derive(Clone)]
 pub struct EventHub {
     sender: broadcast::Sender<Event>,
-    /// Held from the store write until the broadcast (see [`Writer`]), so events enter the
-    /// channel in `seq` order even when two requests commit at nearly the same time.
-    order: Arc<Mutex<()>>,
-}
-
-/// The right to write to the store and then publish, one writer at a time.
-pub struct Writer<'a> {
-    sender: &'a broadcast::Sender<Event>,
-    _order: MutexGuard<'a, ()>,
+    /// The newest `seq` published (the follower's position in the log).
+    published: watch::Sender<i64>,
 }
 
 impl EventHub {
-    pub fn new(capacity: usize) -> Self {
+    /// A hub whose stream continues after `published`.
+    pub fn new(capacity: usize, published: i64) -> Self {
         Self {
             sender: broadcast::channel(capacity).0,
-            order: Arc::new(Mutex::new(())),
+            published: watch::Sender::new(published),
         }
     }
 
@@ -47,28 +47,42 @@ impl EventHub {
         self.sender.subscribe()
     }
 
-    /// Waits for the turn to write. Hold the [`Writer`] across the store write and its publish.
-    pub async fn writer(&self) -> Writer<'_> {
-        Writer {
-            sender: &self.sender,
-            _order: self.order.lock().await,
-        }
+    /// The newest `seq` published.
+    pub fn published(&self) -> i64 {
+        *self.published.borrow()
     }
-}
 
-impl Writer<'_> {
-    /// Sends each event to every connection, serialised once.
-    pub fn publish(&self, events: &[ServerMsg]) {
-        for event in events {
-            let seq = event
-                .seq()
-                .expect("the store records task events, which carry a seq");
-            // An error only means no connection is listening right now.
-            let _ = self.sender.send(Event {
-                seq,
-                text: encode(event),
-            });
-        }
+    /// Waits (at most `patience`) until `seq` has been published; whether it was.
+    pub async fn wait_published(&self, seq: i64, patience: Duration) -> bool {
+        let mut published = self.published.subscribe();
+        tokio::time::timeout(patience, published.wait_for(|&p| p >= seq))
+            .await
+            .is_ok_and(|reached| reached.is_ok())
+    }
+
+    /// Sends `event` to every connection, serialised once.
+    pub(crate) fn publish(&self, event: &TaskEvent) {
+        self.send(Event {
+            seq: event.seq,
+            text: encode(&event.to_message()),
+            is_task_event: true,
+        });
+    }
+
+    /// Tells every connection not already past `seq` to reload: the events up to it cannot be sent.
+    pub(crate) fn resync(&self, seq: i64, reason: String) {
+        self.send(Event {
+            seq,
+            text: encode(&ServerMsg::Resync { reason }),
+            is_task_event: false,
+        });
+    }
+
+    fn send(&self, event: Event) {
+        let seq = event.seq;
+        // An error only means no connection is listening right now.
+        let _ = self.sender.send(event);
+        self.published.send_replace(seq);
     }
 }
 
@@ -77,37 +91,23 @@ mod tests {
     use shared::TaskId;
 
     use super::*;
+    use crate::store::TaskChange;
 
     #[tokio::test]
     async fn an_event_is_serialised_once_and_shared_by_every_receiver() {
-        let hub = EventHub::new(8);
+        let hub = EventHub::new(8, 6);
         let mut first = hub.subscribe();
         let mut second = hub.subscribe();
 
-        hub.writer().await.publish(&[ServerMsg::TaskDeleted {
+        hub.publish(&TaskEvent {
             seq: 7,
-            id: TaskId(1),
-        }]);
+            change: TaskChange::Deleted(TaskId(1)),
+        });
 
         let (a, b) = (first.recv().await.unwrap(), second.recv().await.unwrap());
-        assert_eq!((a.seq, b.seq), (7, 7));
+        assert_eq!((a.seq, b.seq, hub.published()), (7, 7, 7));
         assert_eq!(a.text.as_str(), r#"{"type":"task_deleted","seq":7,"id":1}"#);
         // The same bytes, not two copies.
         assert_eq!(a.text.as_str().as_ptr(), b.text.as_str().as_ptr());
-    }
-
-    #[tokio::test]
-    async fn one_writer_at_a_time() {
-        let hub = EventHub::new(8);
-        let writer = hub.writer().await;
-
-        let second = tokio::time::timeout(std::time::Duration::from_millis(50), hub.writer()).await;
-
-        assert!(
-            second.is_err(),
-            "a second writer got in while the first held its turn"
-        );
-        drop(writer);
-        hub.writer().await;
     }
 }

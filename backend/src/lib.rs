@@ -2,7 +2,8 @@
 //!
 //! `startup` assembles the application: [`startup::app`] builds the router from an [`AppState`],
 //! [`startup::Application`] binds it to an address. REST resources live in `routes`, the WebSocket in
-//! `ws`, persistence behind the `store::TaskStore` trait. `client` holds the console clients. `wire` counts
+//! `ws`, persistence behind the `store::TaskStore` trait. Changes go through `writes` (group commit);
+//! `follower` reads the event log back and publishes it to live connections through `events`. `client` holds the console clients. `wire` counts
 //! bytes per connection for the transport lab (`lab`).
 
 pub mod cli;
@@ -12,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod follower;
 pub mod lab;
 pub mod routes;
 pub mod shutdown;
@@ -20,6 +22,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod wire;
+pub mod writes;
 pub mod ws;
 
 pub use error::AppError;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::{Router, middleware};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::trace::TraceLayer;
@@ -17,11 +17,11 @@ use crate::config::Config;
 use crate::events::{BROADCAST_CAPACITY, EventHub};
 use crate::lab::LabRegistry;
 use crate::routes::{self, health, static_files};
-use crate::store::TaskStore;
-use crate::store::sqlite::SqliteStore;
 use crate::wire::{self, ConnectionWire, CountingListener};
+use crate::writes::Writes;
 use crate::ws::WsSettings;
 use crate::{AppState, ws};
+use crate::{follower, store};
 
 /// How long shutdown waits for WebSocket connections to get their close frames out.
 const WEBSOCKET_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -49,9 +49,10 @@ impl Application {
     /// Opens the store, starts the clock and binds the listener (so [`Application::local_addr`] is
     /// known before serving, even for port 0).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let store = SqliteStore::open(&config.database, config.event_retention)
+        let store = store::open(&config.database, config.event_retention)
             .await
-            .with_context(|| format!("cannot open the database {}", config.database.display()))?;
+            .with_context(|| format!("cannot open the database {}", config.database))?;
+        tracing::info!(database = %config.database, store = store.identity(), "store opened");
         if !config.static_dir.join("index.html").is_file() {
             tracing::warn!(
                 static_dir = %config.static_dir.display(),
@@ -59,9 +60,20 @@ impl Application {
             );
         }
         let shutdown = CancellationToken::new();
+        // Live connections get what is committed from now on; earlier events come from the store.
+        let events = EventHub::new(BROADCAST_CAPACITY, store.head().await?);
+        let wake = Arc::new(Notify::new());
+        store.watch_changes(wake.clone(), shutdown.clone());
+        follower::spawn(
+            store.clone(),
+            events.clone(),
+            wake.clone(),
+            shutdown.clone(),
+        );
         let state = AppState {
-            store: Arc::new(store) as Arc<dyn TaskStore>,
-            events: EventHub::new(BROADCAST_CAPACITY),
+            writes: Writes::spawn(store.clone(), wake, events.clone()),
+            store,
+            events,
             ticks: ws::clock::spawn(),
             shutdown,
             connections: TaskTracker::new(),

@@ -9,15 +9,18 @@ use tokio_util::task::TaskTracker;
 use crate::events::EventHub;
 use crate::lab::LabRegistry;
 use crate::store::TaskStore;
+use crate::writes::Writes;
 use crate::ws::WsSettings;
 use crate::ws::clock::TickFeed;
 
 /// Shared application state: handles only, so cloning is a few reference-count bumps.
 #[derive(Clone)]
 pub struct AppState {
-    /// Where tasks live (SQLite today; the trait leaves room for PostgreSQL).
+    /// Where tasks live (SQLite or PostgreSQL); handlers read from it directly.
     pub store: Arc<dyn TaskStore>,
-    /// Task events on their way to every WebSocket connection.
+    /// The one way to change tasks: group commit, then the follower publishes.
+    pub writes: Writes,
+    /// Task events on their way to every live connection (published by the follower).
     pub events: EventHub,
     /// The latest clock tick, already serialised once for all connections.
     pub ticks: TickFeed,

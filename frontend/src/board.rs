@@ -22,6 +22,8 @@ pub struct Board {
     /// A snapshot older than this misses events the live stream will not send again.
     required_seq: i64,
     recent: VecDeque<ServerMsg>,
+    /// The identity of the store the board's `seq`s come from, once a `hello` named it.
+    store: Option<String>,
 }
 
 impl Board {
@@ -44,6 +46,18 @@ impl Board {
     pub fn require(&mut self, seq: i64) -> bool {
         self.required_seq = self.required_seq.max(seq);
         !self.loaded || self.seq < self.required_seq
+    }
+
+    /// A live stream from the store named `store` began. If the board's `seq`s come from another
+    /// store (a restored backup, a new database), they mean nothing there: the board forgets them
+    /// and returns `true`, and must be reloaded.
+    pub fn from_store(&mut self, store: &str) -> bool {
+        let foreign = self.store.as_deref().is_some_and(|known| known != store);
+        if foreign {
+            *self = Self::default();
+        }
+        self.store = Some(store.to_owned());
+        foreign
     }
 
     /// Takes a REST snapshot reflecting events up to `seq`, re-applying newer events already seen.

@@ -98,3 +98,23 @@ fn an_update_replaces_the_task_and_a_stale_copy_does_not() {
 
     assert_eq!(board.tasks()[0].title, "new");
 }
+
+#[wasm_bindgen_test]
+fn a_stream_from_another_store_empties_the_board_and_asks_for_a_reload() {
+    let mut board = Board::default();
+    assert!(!board.from_store("first"));
+    assert!(board.load(vec![task(1, "a", 1)], 40));
+    assert!(
+        !board.from_store("first"),
+        "the same store again is no reason to reload"
+    );
+
+    assert!(board.from_store("restored"));
+
+    assert_eq!(ids(&board), Vec::<i64>::new());
+    assert_eq!(board.resume_seq(), None);
+    // The new store's stream applies from its own beginning.
+    assert!(board.load(vec![], 3));
+    assert!(board.apply(&created(4, 9)));
+    assert_eq!(ids(&board), [9]);
+}

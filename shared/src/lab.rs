@@ -27,6 +27,8 @@ pub struct ClockReading {
     pub text: String,
     /// The newest task event's `seq`.
     pub seq: i64,
+    /// The store's identity, as in the WebSocket's `hello`.
+    pub store: String,
 }
 
 /// The name of one lab run: 1 to 40 ASCII letters, digits, `-` or `_`.

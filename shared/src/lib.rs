@@ -33,5 +33,9 @@ pub const HEALTH_PATH: &str = "/healthz";
 /// live events newer than it on top of the list.
 pub const SEQ_HEADER: &str = "tasktick-seq";
 
+/// Response header of `GET /api/tasks` naming the store the list (and its `seq`) comes from; the
+/// same identity as in the WebSocket's `hello`.
+pub const STORE_HEADER: &str = "tasktick-store";
+
 /// Largest request body the REST API reads, in bytes; a larger one is refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -33,6 +33,9 @@ pub enum ServerMsg {
         server_time_ms: i64,
         /// The newest event's `seq` (0 before the first change).
         seq: i64,
+        /// The store's identity: a client that resumed against another store (a restored backup,
+        /// a new database) must reload instead of applying its `seq`s.
+        store: String,
     },
     /// Sent on every wall-clock second.
     Tick {

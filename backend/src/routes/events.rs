@@ -180,6 +180,7 @@ mod tests {
                     protocol: 1,
                     server_time_ms: 0,
                     seq: 9,
+                    store: "s".into(),
                 },
                 None,
             ),

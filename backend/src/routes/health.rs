@@ -1,4 +1,4 @@
-//! `GET /healthz`: answers 200 when the server and its store respond.
+//! `GET /healthz`: answers 200 when the server and its store respond, 503 when the store does not.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -20,7 +20,10 @@ pub fn router() -> Router<AppState> {
     responses(
         (status = 200, description = "The server and its database answer", body = Object,
          example = json!({"status": "ok"})),
-        (status = 500, description = "The database does not answer", body = Problem,
+        (status = 503, description = "The database does not answer", body = Problem,
+         content_type = "application/problem+json",
+         headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        (status = 500, description = "The database answered with an error", body = Problem,
          content_type = "application/problem+json"),
     )
 )]

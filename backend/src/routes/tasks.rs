@@ -2,13 +2,14 @@
 //! and idempotent creation. Every change is published as a task event.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use shared::{
-    CreateTask, NewTask, Problem, SEQ_HEADER, TASKS_PATH, Task, TaskId, TaskPatch, UpdateTask,
+    CreateTask, NewTask, Problem, SEQ_HEADER, STORE_HEADER, TASKS_PATH, Task, TaskId, TaskPatch,
+    UpdateTask,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -83,10 +84,12 @@ fn decode_cursor(cursor: &str) -> Result<TaskId, AppError> {
             ("ETag" = String, description = "Strong tag of this page"),
             ("Cache-Control" = String, description = "`no-cache`: revalidate with If-None-Match"),
             ("tasktick-seq" = i64, description = "The newest task event this page reflects"),
+            ("tasktick-store" = String, description = "The store the page and its seq come from"),
             ("Link" = String, description = "`<...>; rel=\"next\"` when more tasks follow"),
          )),
         (status = 304, description = "The page is unchanged (If-None-Match named its tag)",
-         headers(("ETag" = String), ("Cache-Control" = String), ("tasktick-seq" = i64))),
+         headers(("ETag" = String), ("Cache-Control" = String), ("tasktick-seq" = i64),
+                 ("tasktick-store" = String))),
         (status = 400, description = "An unknown parameter or a value out of range",
          body = Problem, content_type = "application/problem+json"),
     )
@@ -121,6 +124,9 @@ pub(crate) async fn tasks_list(
     let response_headers = response.headers_mut();
     response_headers.extend(cache_headers(&etag));
     response_headers.insert(SEQ_HEADER, page.seq.into());
+    if let Ok(store) = HeaderValue::from_str(state.store.identity()) {
+        response_headers.insert(STORE_HEADER, store);
+    }
     if let (true, Some(last)) = (page.has_more, page.tasks.last()) {
         let mut next = format!(
             "{TASKS_PATH}?limit={limit}&cursor={}",
@@ -163,11 +169,9 @@ pub(crate) async fn tasks_create(
 ) -> Result<impl IntoResponse, AppError> {
     let key = idempotency_key(&headers, &body)?;
     let new = NewTask::try_from(body)?;
-    let writer = state.events.writer().await;
-    let task = match state.store.create(new, key).await? {
+    let task = match state.writes.create(new, key).await? {
         Created::New(changed) => {
-            writer.publish(&changed.events);
-            tracing::info!(id = %changed.value.id, "task created");
+            tracing::debug!(id = %changed.value.id, "task created");
             changed.value
         }
         Created::Replayed(task) => task,
@@ -242,9 +246,7 @@ pub(crate) async fn tasks_clear(
             "Only done tasks can be cleared in bulk: use ?done=true.".into(),
         ));
     }
-    let writer = state.events.writer().await;
-    let cleared = state.store.delete_done().await?;
-    writer.publish(&cleared.events);
+    let cleared = state.writes.clear_done().await?;
     Ok(Json(Cleared {
         deleted: cleared.value,
     }))
@@ -309,10 +311,8 @@ pub(crate) async fn tasks_update(
     let id = TaskId(id);
     let patch = TaskPatch::try_from(body)?;
     let expected = if_match_versions(&headers)?;
-    let writer = state.events.writer().await;
-    match state.store.update(id, patch, expected.as_deref()).await? {
+    match state.writes.update(id, patch, expected).await? {
         Guarded::Changed(changed) => {
-            writer.publish(&changed.events);
             let etag = task_etag(&changed.value);
             Ok((cache_headers(&etag), Json(changed.value)).into_response())
         }
@@ -343,12 +343,8 @@ pub(crate) async fn tasks_delete(
 ) -> Result<StatusCode, AppError> {
     let id = TaskId(id);
     let expected = if_match_versions(&headers)?;
-    let writer = state.events.writer().await;
-    match state.store.delete(id, expected.as_deref()).await? {
-        Guarded::Changed(changed) => {
-            writer.publish(&changed.events);
-            Ok(StatusCode::NO_CONTENT)
-        }
+    match state.writes.delete(id, expected).await? {
+        Guarded::Changed(_) => Ok(StatusCode::NO_CONTENT),
         Guarded::NotFound => Err(not_found(id)),
         Guarded::Stale(current) => Err(AppError::PreconditionFailed(Box::new(current))),
     }

@@ -1,20 +1,45 @@
-//! Persistence behind a trait: handlers see [`TaskStore`], not a database.
+//! Persistence behind a trait: handlers and the live feed see [`TaskStore`], not a database.
 //!
-//! Every change is written together with its event (see `migrations/0002_create_events.sql`), so
-//! the event `seq` comes from the store and several server instances sharing one database would
-//! share one sequence. SQLite ([`sqlite::SqliteStore`]) is the embedded default; a PostgreSQL store
-//! would implement the same trait.
+//! Every change is written together with its [`TaskEvent`] in one transaction. The event `seq`
+//! comes from a counter row (`streams`) that each write transaction updates, so it is strictly
+//! increasing, gap-free (a rollback rolls the counter back too) and in commit order (the next
+//! writer waits for the row until the previous one committed), even with many server instances on
+//! one PostgreSQL database. The counter is keyed by stream, so that each board can later have its
+//! own ordered stream without changing the protocol.
+//!
+//! Writes arrive as batches ([`TaskStore::write`]): one transaction, one commit (one fsync) for
+//! many requests. `writes::Writes` forms the batches; `follower::Follower` reads the event log back
+//! in `seq` order and is the only thing that publishes events to live connections.
+//!
+//! SQLite ([`sqlite::SqliteStore`]) is the embedded default; [`postgres::PgStore`] serves many
+//! instances. [`open`] picks one from a [`DatabaseUrl`].
 
+pub mod postgres;
 pub mod sqlite;
+mod url;
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use shared::{NewTask, ServerMsg, Task, TaskId, TaskPatch};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
-/// A failure inside the store. Handlers turn it into an opaque 500; the cause is logged.
+pub use url::DatabaseUrl;
+
+/// The one event stream today (every task belongs to it); the `streams` counter is keyed by it.
+pub const MAIN_STREAM: i64 = 1;
+
+/// A failure inside the store. Handlers answer 503 for [`StoreError::Unavailable`] and an opaque
+/// 500 for the rest; the cause is logged.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database cannot be reached (down, restarting, out of connections, too slow to answer).
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("cannot create the database folder {path}: {source}")]
@@ -26,11 +51,204 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// A change and the events that record it (`task_*` [`ServerMsg`]s with their `seq`).
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        if is_unavailable(&error) {
+            Self::Unavailable(error.to_string())
+        } else {
+            Self::Database(error)
+        }
+    }
+}
+
+/// Whether `error` means "the database is not there right now" rather than "this query failed".
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => true,
+        // PostgreSQL's classes 08 (connection exception), 53 (insufficient resources) and 57P
+        // (operator intervention: shutdown, restart, cannot connect now).
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("53") || code.starts_with("57P")
+        }),
+        _ => false,
+    }
+}
+
+/// What happened to a task, as the store records it. The wire encoding (`ServerMsg`) is made
+/// once, where events are fanned out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskChange {
+    Created(Task),
+    Updated(Task),
+    Deleted(TaskId),
+}
+
+/// A change with its place in the event stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskEvent {
+    pub seq: i64,
+    pub change: TaskChange,
+}
+
+impl TaskEvent {
+    /// The message live clients receive for this event.
+    pub fn to_message(&self) -> ServerMsg {
+        let seq = self.seq;
+        match &self.change {
+            TaskChange::Created(task) => ServerMsg::TaskCreated {
+                seq,
+                task: task.clone(),
+            },
+            TaskChange::Updated(task) => ServerMsg::TaskUpdated {
+                seq,
+                task: task.clone(),
+            },
+            TaskChange::Deleted(id) => ServerMsg::TaskDeleted { seq, id: *id },
+        }
+    }
+
+    /// The `kind` column of the event log.
+    fn kind(&self) -> &'static str {
+        match self.change {
+            TaskChange::Created(_) => "created",
+            TaskChange::Updated(_) => "updated",
+            TaskChange::Deleted(_) => "deleted",
+        }
+    }
+
+    fn task_id(&self) -> TaskId {
+        match &self.change {
+            TaskChange::Created(task) | TaskChange::Updated(task) => task.id,
+            TaskChange::Deleted(id) => *id,
+        }
+    }
+
+    /// The `task` column: the task after the change as JSON (none for a deletion).
+    fn task_json(&self) -> Result<Option<String>, StoreError> {
+        match &self.change {
+            TaskChange::Created(task) | TaskChange::Updated(task) => encode_task(task).map(Some),
+            TaskChange::Deleted(_) => Ok(None),
+        }
+    }
+
+    /// Reads an event log row back.
+    fn from_row(
+        seq: i64,
+        kind: &str,
+        task_id: i64,
+        task: Option<&str>,
+    ) -> Result<Self, StoreError> {
+        let task = || -> Result<Task, StoreError> {
+            serde_json::from_str(task.unwrap_or_default()).map_err(|e| {
+                StoreError::Corrupt(format!("event {seq} has an unreadable task: {e}"))
+            })
+        };
+        let change = match kind {
+            "created" => TaskChange::Created(task()?),
+            "updated" => TaskChange::Updated(task()?),
+            "deleted" => TaskChange::Deleted(TaskId(task_id)),
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "event {seq} has kind {other:?}"
+                )));
+            }
+        };
+        Ok(Self { seq, change })
+    }
+}
+
+/// A `tasks` row as both stores keep it.
+#[derive(sqlx::FromRow)]
+struct TaskRow {
+    id: i64,
+    title: String,
+    done: bool,
+    created_at_ms: i64,
+    version: i64,
+}
+
+const TASK_COLUMNS: &str = "id, title, done, created_at_ms, version";
+
+impl TryFrom<TaskRow> for Task {
+    type Error = StoreError;
+
+    fn try_from(row: TaskRow) -> Result<Self, StoreError> {
+        let created_at =
+            chrono::DateTime::from_timestamp_millis(row.created_at_ms).ok_or_else(|| {
+                StoreError::Corrupt(format!("task {} has created_at_ms out of range", row.id))
+            })?;
+        Ok(Task {
+            id: TaskId(row.id),
+            title: row.title,
+            done: row.done,
+            created_at,
+            version: row.version,
+        })
+    }
+}
+
+/// An `events` row as both stores keep it.
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    seq: i64,
+    kind: String,
+    task_id: i64,
+    task: Option<String>,
+}
+
+impl TryFrom<EventRow> for TaskEvent {
+    type Error = StoreError;
+
+    fn try_from(row: EventRow) -> Result<Self, StoreError> {
+        Self::from_row(row.seq, &row.kind, row.task_id, row.task.as_deref())
+    }
+}
+
+/// Rows of tasks as tasks.
+fn tasks(rows: Vec<TaskRow>) -> Result<Vec<Task>, StoreError> {
+    rows.into_iter().map(Task::try_from).collect()
+}
+
+/// The first `limit` tasks of `rows` (which holds one more, to tell whether more follow).
+fn page(mut rows: Vec<TaskRow>, limit: u32, seq: i64) -> Result<Page, StoreError> {
+    let has_more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    Ok(Page {
+        tasks: tasks(rows)?,
+        seq,
+        has_more,
+    })
+}
+
+/// The answer to a create whose idempotency key was seen before.
+fn replayed(
+    key: &IdempotencyKey,
+    fingerprint: &str,
+    response: &str,
+) -> Result<Created, StoreError> {
+    if fingerprint != key.fingerprint {
+        return Ok(Created::KeyReused);
+    }
+    let task = serde_json::from_str(response)
+        .map_err(|e| StoreError::Corrupt(format!("idempotency key {:?}: {e}", key.key)))?;
+    Ok(Created::Replayed(task))
+}
+
+fn encode_task(task: &Task) -> Result<String, StoreError> {
+    serde_json::to_string(task)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode task {}: {e}", task.id)))
+}
+
+/// A change and the events that record it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changed<T> {
     pub value: T,
-    pub events: Vec<ServerMsg>,
+    pub events: Vec<TaskEvent>,
 }
 
 /// The outcome of a write guarded by a precondition (`If-Match`).
@@ -61,6 +279,84 @@ pub struct IdempotencyKey {
     pub fingerprint: String,
 }
 
+/// How long an idempotency key is remembered.
+pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// One change a request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Store a new task, unless `key` was already used (see [`Created`]).
+    Create {
+        new: NewTask,
+        key: Option<IdempotencyKey>,
+    },
+    /// Apply `patch` field by field (a concurrent update of another field is kept) and bump the
+    /// version, if the version is one of `expected` (any, when `None`).
+    Update {
+        id: TaskId,
+        patch: TaskPatch,
+        expected: Option<Vec<i64>>,
+    },
+    /// Delete a task, if its version is one of `expected` (any, when `None`).
+    Delete {
+        id: TaskId,
+        expected: Option<Vec<i64>>,
+    },
+    /// Delete every done task.
+    ClearDone,
+}
+
+/// What one [`Write`] did; the variant matches the write's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    Created(Created),
+    Updated(Guarded<Task>),
+    Deleted(Guarded<()>),
+    /// How many done tasks were deleted.
+    Cleared(Changed<u64>),
+}
+
+impl Written {
+    /// The events this write recorded (none for a refusal).
+    pub fn events(&self) -> &[TaskEvent] {
+        match self {
+            Self::Created(Created::New(changed)) | Self::Updated(Guarded::Changed(changed)) => {
+                &changed.events
+            }
+            Self::Deleted(Guarded::Changed(changed)) => &changed.events,
+            Self::Cleared(changed) => &changed.events,
+            _ => &[],
+        }
+    }
+}
+
+/// Hands out consecutive `seq`s inside one write transaction, starting after the counter's head.
+#[derive(Debug)]
+struct Numbering {
+    head: i64,
+    events: Vec<TaskEvent>,
+}
+
+impl Numbering {
+    fn after(head: i64) -> Self {
+        Self {
+            head,
+            events: Vec::new(),
+        }
+    }
+
+    /// Gives `change` the next `seq` and keeps it for the event log.
+    fn record(&mut self, change: TaskChange) -> TaskEvent {
+        self.head += 1;
+        let event = TaskEvent {
+            seq: self.head,
+            change,
+        };
+        self.events.push(event.clone());
+        event
+    }
+}
+
 /// Which page of which tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListQuery {
@@ -83,44 +379,129 @@ pub struct Page {
 /// What a client resuming after `since` can be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Replay {
-    /// Every event after `since`, in order, up to `head`.
-    Events { head: i64, events: Vec<ServerMsg> },
+    /// The events after `since`, in order (at most the number asked for), and the store's head.
+    Events { head: i64, events: Vec<TaskEvent> },
     /// Events after `since` are no longer retained, or `since` is ahead of the store.
     Unavailable { head: i64, reason: String },
 }
 
-/// Operations on the task collection and its event log. Every change is recorded as events in
-/// the same transaction; a caller publishes them afterwards (see `events::EventHub`).
+impl Replay {
+    /// Judges a read of the events after `since` (ordered by `seq`, none above `head`). The log is
+    /// gap-free, so the read is complete exactly when it starts right after `since`; anything else
+    /// means retention removed what the client missed.
+    fn check(since: i64, head: i64, events: Vec<TaskEvent>) -> Self {
+        if since > head {
+            return Self::Unavailable {
+                head,
+                reason: format!("since={since} is ahead of the server's newest event {head}"),
+            };
+        }
+        let complete = since == head || events.first().is_some_and(|e| e.seq == since + 1);
+        if since < 0 || !complete {
+            return Self::Unavailable {
+                head,
+                reason: format!("events after {since} are no longer retained"),
+            };
+        }
+        Self::Events { head, events }
+    }
+}
+
+/// Operations on the task collection and its event log.
 #[async_trait]
 pub trait TaskStore: Send + Sync + 'static {
-    /// Stores a new task, unless `key` was already used (see [`Created`]). Once this returns,
-    /// the task survives a crash of the process.
-    async fn create(
-        &self,
-        new: NewTask,
-        key: Option<IdempotencyKey>,
-    ) -> Result<Created, StoreError>;
-    /// Applies `patch` field by field (a concurrent update of another field is kept) and bumps the
-    /// version, if the version is one of `expected` (any, when `None`).
-    async fn update(
-        &self,
-        id: TaskId,
-        patch: TaskPatch,
-        expected: Option<&[i64]>,
-    ) -> Result<Guarded<Task>, StoreError>;
-    /// Deletes a task, if its version is one of `expected` (any, when `None`).
-    async fn delete(&self, id: TaskId, expected: Option<&[i64]>)
-    -> Result<Guarded<()>, StoreError>;
-    /// Deletes every done task; the value is how many.
-    async fn delete_done(&self) -> Result<Changed<u64>, StoreError>;
-    /// A page of tasks, oldest first.
+    /// Applies `batch` in order in one transaction with one commit: all of it or, on an error,
+    /// none of it. Refusals (a stale version, a reused key) are outcomes, not errors, and do not
+    /// undo their neighbours. Once this returns, every change survives a crash.
+    async fn write(&self, batch: &[Write]) -> Result<Vec<Written>, StoreError>;
+    /// A page of tasks, oldest first, and the `seq` it reflects (one snapshot).
     async fn list(&self, query: ListQuery) -> Result<Page, StoreError>;
     /// One task, or `None` if no task has this id.
     async fn get(&self, id: TaskId) -> Result<Option<Task>, StoreError>;
     /// The newest event's `seq` (0 before the first change).
     async fn head(&self) -> Result<i64, StoreError>;
-    /// The events after `since`, if still retained.
-    async fn events_since(&self, since: i64) -> Result<Replay, StoreError>;
+    /// Up to `limit` events after `since`, if still retained.
+    async fn events_since(&self, since: i64, limit: u32) -> Result<Replay, StoreError>;
     /// Checks that the store answers (for `/healthz`).
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Made once with the database: a client that resumes against another database (a restored
+    /// backup, a new store) sees a different identity and reloads instead of applying its `seq`s.
+    fn identity(&self) -> &str;
+    /// Starts telling `wake` about changes committed by other processes, until `stop`. Changes
+    /// made through this process wake the follower directly, so an embedded store does nothing.
+    fn watch_changes(&self, _wake: Arc<Notify>, _stop: CancellationToken) {}
+}
+
+/// Opens (creating and migrating as needed) the store at `url`.
+pub async fn open(
+    url: &DatabaseUrl,
+    retention: NonZeroU32,
+) -> Result<Arc<dyn TaskStore>, StoreError> {
+    Ok(match url {
+        DatabaseUrl::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(path, retention).await?),
+        DatabaseUrl::Postgres(url) => Arc::new(postgres::PgStore::open(url, retention).await?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deleted(seq: i64) -> TaskEvent {
+        TaskEvent {
+            seq,
+            change: TaskChange::Deleted(TaskId(seq)),
+        }
+    }
+
+    #[test]
+    fn a_replay_that_starts_right_after_since_is_complete() {
+        assert!(matches!(
+            Replay::check(2, 4, vec![deleted(3), deleted(4)]),
+            Replay::Events { head: 4, .. }
+        ));
+        assert!(matches!(
+            Replay::check(4, 4, vec![]),
+            Replay::Events { head: 4, .. }
+        ));
+    }
+
+    #[test]
+    fn a_replay_with_a_hole_after_since_or_ahead_of_the_head_is_unavailable() {
+        for (since, events) in [
+            (1, vec![deleted(3)]),
+            (2, vec![]),
+            (5, vec![]),
+            (-1, vec![]),
+        ] {
+            let replay = Replay::check(since, 4, events);
+            assert!(
+                matches!(replay, Replay::Unavailable { head: 4, .. }),
+                "{since}: {replay:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbering_hands_out_consecutive_seqs_after_the_head() {
+        let mut numbering = Numbering::after(41);
+        let first = numbering.record(TaskChange::Deleted(TaskId(1)));
+        let second = numbering.record(TaskChange::Deleted(TaskId(2)));
+        assert_eq!((first.seq, second.seq, numbering.head), (42, 43, 43));
+        assert_eq!(numbering.events, vec![first, second]);
+    }
+
+    #[test]
+    fn connection_failures_count_as_unavailable_and_query_errors_do_not() {
+        let io = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(matches!(StoreError::from(io), StoreError::Unavailable(_)));
+        assert!(matches!(
+            StoreError::from(sqlx::Error::PoolTimedOut),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            StoreError::from(sqlx::Error::RowNotFound),
+            StoreError::Database(_)
+        ));
+    }
 }

@@ -273,6 +273,7 @@ mod tests {
         Event {
             seq,
             text: format!("event {seq}").into(),
+            is_task_event: true,
         }
     }
 

@@ -33,6 +33,8 @@ const READ_BUFFER_BYTES: usize = 4 * 1024;
 const MAX_WRITE_BUFFER_BYTES: usize = 256 * 1024;
 /// A peer whose socket accepts nothing for this long is disconnected.
 pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most events replayed to a resuming client; one further behind reloads instead (`resync`).
+const MAX_REPLAY: u32 = 10_000;
 /// What a refused upgrade (too many connections) suggests as `Retry-After`, in seconds.
 const RETRY_AFTER_SECS: u32 = 5;
 
@@ -153,6 +155,9 @@ pub(crate) fn acquire_permit(state: &AppState) -> Result<OwnedSemaphorePermit, A
 }
 
 /// `hello`, then either the events after `since` or a `resync`; and the `seq` they cover.
+///
+/// The replay comes from the store, not from this instance's memory, so a client may resume on
+/// any instance, also from a `seq` this instance has not published yet.
 pub(crate) async fn prelude(
     state: &AppState,
     since: Option<i64>,
@@ -162,6 +167,7 @@ pub(crate) async fn prelude(
             protocol: PROTOCOL_VERSION,
             server_time_ms: chrono::Utc::now().timestamp_millis(),
             seq,
+            store: state.store.identity().to_owned(),
         })
     };
     let Some(since) = since else {
@@ -169,11 +175,18 @@ pub(crate) async fn prelude(
         return Ok((vec![hello(head)], head));
     };
     tracing::Span::current().record("since", since);
-    Ok(match state.store.events_since(since).await? {
-        Replay::Events { head, events } => {
+    Ok(match state.store.events_since(since, MAX_REPLAY).await? {
+        Replay::Events { head, events } if events.last().is_none_or(|e| e.seq == head) => {
             let mut prelude = vec![hello(head)];
-            prelude.extend(events.iter().map(encode));
+            prelude.extend(events.iter().map(|event| encode(&event.to_message())));
             (prelude, head)
+        }
+        Replay::Events { head, .. } => {
+            let reason = format!("more than {MAX_REPLAY} events happened after {since}");
+            (
+                vec![hello(head), encode(&ServerMsg::Resync { reason })],
+                head,
+            )
         }
         Replay::Unavailable { head, reason } => {
             let resync = encode(&ServerMsg::Resync { reason });

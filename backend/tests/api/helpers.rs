@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use backend::config::Config;
 use backend::startup::Application;
+use backend::store::DatabaseUrl;
 use futures_util::StreamExt;
 use serde_json::Value;
 use shared::{Problem, ServerMsg, Task};
@@ -48,7 +49,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
 pub async fn spawn_app_in(dir: TempDir, configure: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::new(
         "127.0.0.1:0".parse().unwrap(),
-        dir.path().join("db/tasks.db"),
+        test_database(dir.path()).await,
         write_fake_front_end(dir.path()),
     );
     configure(&mut config);
@@ -68,6 +69,27 @@ pub async fn spawn_app_in(dir: TempDir, configure: impl FnOnce(&mut Config)) -> 
         stop: Some(stop),
         server,
     }
+}
+
+/// The store the suite runs against: a SQLite file in `dir`, or with `TASKTICK_TEST_STORE=postgres`
+/// a fresh PostgreSQL database, remembered in `dir` so that a server restarted on `dir` finds the
+/// same data.
+pub async fn test_database(dir: &Path) -> DatabaseUrl {
+    if !on_postgres() {
+        return DatabaseUrl::Sqlite(dir.join("db/tasks.db"));
+    }
+    let remembered = dir.join("postgres-url");
+    if let Ok(url) = std::fs::read_to_string(&remembered) {
+        return DatabaseUrl::Postgres(url);
+    }
+    let url = crate::postgres::fresh_database_on(&crate::postgres::server_url()).await;
+    std::fs::write(&remembered, &url).unwrap();
+    DatabaseUrl::Postgres(url)
+}
+
+/// Whether this run of the suite is the PostgreSQL one (`TASKTICK_TEST_STORE=postgres`).
+pub fn on_postgres() -> bool {
+    std::env::var("TASKTICK_TEST_STORE").is_ok_and(|store| store == "postgres")
 }
 
 /// A front end folder shaped like trunk's output.
@@ -260,8 +282,9 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `tasktick serve` on port 0 with `database`, and waits for the log line with its address.
-    pub fn start(database: &Path, static_dir: &Path) -> Self {
+    /// Starts `tasktick serve` on port 0 with `database` (a path or a URL), and waits for the log
+    /// line with its address.
+    pub fn start(database: impl AsRef<std::ffi::OsStr>, static_dir: &Path) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_tasktick"));
         command
             .args(["serve", "--addr", "127.0.0.1:0", "--database"])
@@ -308,9 +331,21 @@ impl ServerProcess {
         format!("http://{}{path}", self.addr)
     }
 
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
     /// Kills the process with SIGKILL, as a crash or power cut would, and reaps it.
     pub fn kill_hard(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
+    }
+}
+
+/// A server a failing test leaves behind must not outlive it.
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

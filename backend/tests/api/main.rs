@@ -1,15 +1,19 @@
-//! Integration tests: a real server on a random port with a fresh SQLite file, driven over HTTP and
-//! WebSocket like any client would.
+//! Integration tests: a real server on a random port with a fresh SQLite file (or, with
+//! `TASKTICK_TEST_STORE=postgres`, a fresh PostgreSQL database), driven over HTTP and WebSocket like
+//! any client would. `store` checks both stores against the `TaskStore` contract.
 
+mod cluster;
 mod console;
 mod contract;
 mod helpers;
 mod hostile;
 mod lab;
 mod live;
+mod postgres;
 mod process;
 mod rest;
 mod sse;
 mod static_files;
+mod store;
 mod tasks;
 mod ws;

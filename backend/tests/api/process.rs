@@ -45,7 +45,7 @@ async fn sigterm_and_sigint_close_websockets_with_1001_and_exit_zero() {
     for signal in [Signal::SIGTERM, Signal::SIGINT] {
         let dir = tempfile::tempdir().unwrap();
         let dist = write_fake_front_end(dir.path());
-        let mut server = ServerProcess::start(&dir.path().join("tasks.db"), &dist);
+        let mut server = ServerProcess::start(dir.path().join("tasks.db"), &dist);
         let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", server.addr))
             .await
             .unwrap();

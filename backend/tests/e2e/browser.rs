@@ -123,7 +123,11 @@ async fn launch(
         "no front end build in {}: run `cargo xtask test`, which builds it",
         dist.display()
     );
-    let mut config = Config::new(addr, dir.path().join("tasks.db"), dist);
+    let mut config = Config::new(
+        addr,
+        backend::store::DatabaseUrl::Sqlite(dir.path().join("tasks.db")),
+        dist,
+    );
     configure(&mut config);
     let app = Application::build(config).await.unwrap();
     let addr = app.local_addr();

@@ -292,6 +292,7 @@ impl Poller {
                     protocol: PROTOCOL_VERSION,
                     server_time_ms: reading.server_time_ms,
                     seq: reading.seq,
+                    store: reading.store,
                 });
                 (self.callbacks.message)(ServerMsg::Tick {
                     server_time_ms: reading.server_time_ms,

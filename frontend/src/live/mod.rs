@@ -247,14 +247,19 @@ fn receive(connection: &Rc<RefCell<Connection>>, message: ServerMsg) {
         state.last_heard = now();
         let signals = state.signals;
         match &message {
-            ServerMsg::Hello { seq, .. } => {
+            ServerMsg::Hello { seq, store, .. } => {
                 signals.state.set(ConnectionState::Live);
                 state.greeted = true;
                 state.choice.succeeded();
+                // Another store's seqs mean nothing here: start over from a fresh snapshot.
+                let foreign = state
+                    .board
+                    .try_update(|b| b.from_store(store))
+                    .unwrap_or(false);
                 // A fresh stream starts after `seq`: the board must be at least that recent.
-                let resumed = state.resumed;
+                let resumed = state.resumed && !foreign;
                 let stale = state.board.try_update(|b| b.require(*seq)).unwrap_or(false);
-                reload = !resumed && stale;
+                reload = foreign || (!resumed && stale);
             }
             ServerMsg::Tick { text, .. } => signals.clock.set(Some(text.clone())),
             ServerMsg::TaskCreated { .. }
