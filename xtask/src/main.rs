@@ -2,23 +2,29 @@
 //!
 //! - `cargo xtask run`: install the front-end toolchain if missing, build the front end for release,
 //!   and start the server on it.
-//! - `cargo xtask test`: install everything the tests need if missing, then run every check: fmt,
-//!   clippy, backend unit and integration tests, browser component tests, end-to-end tests.
+//! - `cargo xtask test`: install everything the tests need if missing (PostgreSQL and nginx too),
+//!   then run every check: fmt, clippy, backend unit and integration tests on SQLite and on a
+//!   throwaway PostgreSQL, browser component tests, end-to-end tests.
+//! - `cargo xtask cluster [N]`: PostgreSQL, N instances and nginx in front of them, until Ctrl-C.
 
+mod cluster;
 mod command;
+mod postgres;
 mod run;
 mod test;
 mod tools;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <run|test> [-- SERVER FLAGS for run]";
+const USAGE: &str =
+    "usage: cargo xtask <run|test|cluster> [-- SERVER FLAGS for run] [INSTANCES] [--port PORT]";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let result = match args.next().as_deref() {
         Some("run") => run::run(args.skip_while(|a| a == "--").collect()),
         Some("test") => test::run_all(),
+        Some("cluster") => cluster::run(args.collect()),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -4,6 +4,7 @@
 //! anywhere else, and trunk runs offline so it never tries.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
 
@@ -42,25 +43,45 @@ pub fn ensure_browser() -> anyhow::Result<()> {
     if present("chromium") && present("chromedriver") {
         return Ok(());
     }
-    let is_root = first_line_of(tool("id").arg("-u")).as_deref() == Some("0");
+    apt_install(&["chromium", "chromium-driver"])
+}
+
+/// nginx, the proxy in front of several instances (`cargo xtask cluster` and a browser test).
+pub fn ensure_nginx() -> anyhow::Result<()> {
+    if nginx_path().is_file() {
+        return Ok(());
+    }
+    apt_install(&["nginx"])
+}
+
+/// Where Debian puts nginx (`/usr/sbin` is not on every user's `PATH`).
+pub fn nginx_path() -> PathBuf {
+    PathBuf::from("/usr/sbin/nginx")
+}
+
+/// Installs Debian packages; needs root and apt, and says what to do without them.
+pub fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
     let has_apt = first_line_of(tool("apt-get").arg("--version")).is_some();
-    if !(is_root && has_apt) {
+    if !(is_root() && has_apt) {
         bail!(
-            "the browser tests need Chromium and chromedriver. On Debian or Ubuntu run \
-             `sudo apt-get install chromium chromium-driver`, elsewhere install both from your \
-             package manager, then run `cargo xtask test` again"
+            "this needs {}. On Debian or Ubuntu run `sudo apt-get install {0}`, elsewhere install \
+             it from your package manager, then run the command again",
+            packages.join(" ")
         );
     }
-    run(tool("apt-get").arg("update"))?;
+    static UPDATED: AtomicBool = AtomicBool::new(false);
+    if !UPDATED.swap(true, Ordering::Relaxed) {
+        run(tool("apt-get").arg("update"))?;
+    }
     run(tool("apt-get")
-        .args([
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "chromium",
-            "chromium-driver",
-        ])
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(packages)
         .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+/// Whether xtask runs as root.
+pub fn is_root() -> bool {
+    first_line_of(tool("id").arg("-u")).as_deref() == Some("0")
 }
 
 fn ensure_wasm_target() -> anyhow::Result<()> {

@@ -92,6 +92,9 @@ fn decode_cursor(cursor: &str) -> Result<TaskId, AppError> {
                  ("tasktick-store" = String))),
         (status = 400, description = "An unknown parameter or a value out of range",
          body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable right now; see Retry-After",
+         body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 pub(crate) async fn tasks_list(
@@ -157,6 +160,9 @@ pub(crate) async fn tasks_list(
         (status = 415, description = "The body is not declared as JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The Idempotency-Key was used for a different request",
          body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable right now; see Retry-After",
+         body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 /// `POST /api/tasks`: validates the title, stores the task, answers 201 with a `Location`. With an
@@ -233,6 +239,9 @@ pub struct Cleared {
         (status = 200, description = "Done tasks deleted", body = Cleared),
         (status = 400, description = "`done` missing, not `true`, or unknown parameters",
          body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable right now; see Retry-After",
+         body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 /// `DELETE /api/tasks?done=true`: deletes every done task and says how many.
@@ -264,6 +273,9 @@ pub(crate) async fn tasks_clear(
          headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 400, description = "The id is not a number", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No task has this id", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable right now; see Retry-After",
+         body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 /// `GET /api/tasks/{id}`: one task, with its `ETag`.
@@ -297,6 +309,9 @@ pub(crate) async fn tasks_get(
          body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not declared as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable right now; see Retry-After",
+         body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 /// `PATCH /api/tasks/{id}`: changes `title` and/or `done`, if `If-Match` (when sent) still names
@@ -332,6 +347,9 @@ pub(crate) async fn tasks_update(
         (status = 404, description = "No task has this id", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match names an old version; `current` holds the task as it is",
          body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable right now; see Retry-After",
+         body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 /// `DELETE /api/tasks/{id}`: answers 204, if `If-Match` (when sent) still names the version.

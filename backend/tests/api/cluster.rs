@@ -9,7 +9,8 @@ use futures_util::future::join_all;
 use shared::ServerMsg;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{PATIENCE, ServerProcess, WsClient, assert_problem, write_fake_front_end};
+use crate::helpers::{PATIENCE, WsClient, assert_problem, write_fake_front_end};
+use crate::server_process::ServerProcess;
 use crate::postgres::{Cluster, fresh_database_on, server_url};
 
 /// Starts `count` instances on the database at `url`.

@@ -1,10 +1,7 @@
 //! `spawn_app()` and friends: start a real server and talk to it.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use backend::config::Config;
@@ -272,80 +269,5 @@ pub async fn next_close(socket: &mut WsClient) -> (u16, String) {
             let frame = frame.expect("the close frame has a code");
             return (frame.code.into(), frame.reason.to_string());
         }
-    }
-}
-
-/// The `tasktick` binary running as a child process.
-pub struct ServerProcess {
-    pub child: Child,
-    pub addr: SocketAddr,
-}
-
-impl ServerProcess {
-    /// Starts `tasktick serve` on port 0 with `database` (a path or a URL), and waits for the log
-    /// line with its address.
-    pub fn start(database: impl AsRef<std::ffi::OsStr>, static_dir: &Path) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tasktick"));
-        command
-            .args(["serve", "--addr", "127.0.0.1:0", "--database"])
-            .arg(database)
-            .arg("--static-dir")
-            .arg(static_dir);
-        Self::spawn(command)
-    }
-
-    /// Starts plain `tasktick` (no subcommand, no flags) with `env` set.
-    pub fn start_with_env(env: &[(&str, &std::ffi::OsStr)]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tasktick"));
-        command.envs(env.iter().copied());
-        Self::spawn(command)
-    }
-
-    fn spawn(mut command: Command) -> Self {
-        let mut child = command
-            .env("RUST_LOG", "info")
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let (lines, log) = mpsc::channel();
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        std::thread::spawn(move || {
-            // Keep draining after the address is found: a full pipe would block the server's logging.
-            for line in stderr.lines().map_while(Result::ok) {
-                let _ = lines.send(line);
-            }
-        });
-        let addr = loop {
-            let line = log
-                .recv_timeout(Duration::from_secs(30))
-                .expect("the server logs its address");
-            if let Some((_, rest)) = line.split_once("listening on http://") {
-                break rest.trim().parse().expect("the logged address parses");
-            }
-        };
-        Self { child, addr }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
-    }
-
-    /// Kills the process with SIGKILL, as a crash or power cut would, and reaps it.
-    pub fn kill_hard(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-/// A server a failing test leaves behind must not outlive it.
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -12,6 +12,7 @@ mod live;
 mod postgres;
 mod process;
 mod rest;
+mod server_process;
 mod sse;
 mod static_files;
 mod store;

@@ -7,7 +7,8 @@ use nix::unistd::Pid;
 use serde_json::json;
 use shared::Task;
 
-use crate::helpers::{ServerProcess, next_close, next_server_msg, write_fake_front_end};
+use crate::helpers::{next_close, next_server_msg, write_fake_front_end};
+use crate::server_process::ServerProcess;
 
 #[tokio::test]
 async fn a_task_answered_with_201_survives_kill_9_and_a_restart() {

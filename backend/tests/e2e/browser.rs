@@ -139,7 +139,7 @@ async fn launch(
 }
 
 /// `TASKTICK_E2E_DIST`, or the workspace's `dist/` where trunk writes.
-fn dist_dir() -> PathBuf {
+pub fn dist_dir() -> PathBuf {
     std::env::var_os("TASKTICK_E2E_DIST")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist"))
@@ -360,7 +360,7 @@ impl Drop for Browser {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

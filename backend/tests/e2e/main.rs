@@ -5,6 +5,14 @@
 //! `cargo test`; `cargo xtask test` builds the front end and runs them with `--ignored`.
 
 mod browser;
+// Shared with the API tests; the end-to-end tests use only some of each.
+#[allow(dead_code)]
+#[path = "../api/postgres.rs"]
+mod postgres;
+mod proxy;
+#[allow(dead_code)]
+#[path = "../api/server_process.rs"]
+mod server_process;
 
 use std::time::Duration;
 
@@ -647,4 +655,44 @@ async fn the_page_follows_the_systems_light_or_dark_preference() {
     assert_eq!(dark, json!(["rgb(17, 20, 24)", "rgb(232, 234, 238)"]));
     browser.screenshot("board-dark", 1024, 700).await;
     browser.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium, nginx, PostgreSQL and a release build: run `cargo xtask test`"]
+async fn through_nginx_a_page_whose_instance_dies_reconnects_and_shows_what_another_window_added() {
+    let database = postgres::fresh_database_on(&postgres::server_url()).await;
+    let dist = browser::dist_dir();
+    let (first_addr, second_addr) = (
+        format!("127.0.0.1:{}", browser::free_port()),
+        format!("127.0.0.1:{}", browser::free_port()),
+    );
+    let first = server_process::ServerProcess::start_on(&first_addr, &database, &dist);
+    let proxy = proxy::Nginx::start(&[first.addr, second_addr.parse().unwrap()]);
+    // Only the first instance runs yet, so this window's connection is surely on it.
+    let staying = Browser::open(&proxy.url("/")).await;
+    staying
+        .wait_for_text(".badge", |t| t.ends_with("live"))
+        .await;
+    let _second = server_process::ServerProcess::start_on(&second_addr, &database, &dist);
+    let other = Browser::open(&proxy.url("/")).await;
+    other.wait_for_text(".badge", |t| t.ends_with("live")).await;
+
+    tokio::task::spawn_blocking(move || first.kill_hard())
+        .await
+        .unwrap();
+    other.type_into("#new-task-title", "Made while you were away").await;
+    other.press_enter("#new-task-title").await;
+    other
+        .wait_for_text(".task-list", |t| t.contains("Made while you were away"))
+        .await;
+
+    staying
+        .wait_for_text(".task-list", |t| t.contains("Made while you were away"))
+        .await;
+    staying
+        .wait_for_text(".badge", |t| t.ends_with("live"))
+        .await;
+    assert_eq!(staying.count(".task").await, 1);
+    staying.close().await;
+    other.close().await;
 }

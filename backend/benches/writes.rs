@@ -1,0 +1,197 @@
+//! Benchmark: how many `POST /api/tasks` one instance answers, with group commit, on SQLite or
+//! PostgreSQL.
+//!
+//! `cargo bench -p backend --bench writes -- [--postgres URL] [--connections 64] [--seconds 10]
+//! [--runs 3]`. Each run starts the real `tasktick` binary on a fresh database (a SQLite file, or a
+//! new database on the PostgreSQL server at URL), pinned to core 0 when `taskset` is there, while
+//! this process holds the connections from core 1. Every request is a new task, acknowledged only
+//! once durable. Prints requests per second and latency per run, then the medians. Numbers, not
+//! assertions: machines are noisy.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, Executor};
+
+struct Options {
+    postgres: Option<String>,
+    connections: usize,
+    seconds: u64,
+    runs: usize,
+}
+
+fn options() -> anyhow::Result<Options> {
+    let mut options = Options {
+        postgres: None,
+        connections: 64,
+        seconds: 10,
+        runs: 3,
+    };
+    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or_else(|| anyhow::anyhow!("{arg} needs a value"));
+        match arg.as_str() {
+            "--postgres" => options.postgres = Some(value()?),
+            "--connections" => options.connections = value()?.parse()?,
+            "--seconds" => options.seconds = value()?.parse()?,
+            "--runs" => options.runs = value()?.parse()?,
+            other => anyhow::bail!("unknown argument {other}"),
+        }
+    }
+    Ok(options)
+}
+
+fn main() -> anyhow::Result<()> {
+    let options = options()?;
+    pin_this_process_to_core(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let store = if options.postgres.is_some() { "PostgreSQL" } else { "SQLite" };
+    println!(
+        "POST /api/tasks on {store}, {} connections, {} s per run",
+        options.connections, options.seconds
+    );
+    let mut results = Vec::new();
+    for run in 1..=options.runs {
+        let result = runtime.block_on(one_run(&options, run))?;
+        println!(
+            "run {run}: {:.0} requests/s, p50 {:.1} ms, p99 {:.1} ms",
+            result.rate, result.p50_ms, result.p99_ms
+        );
+        results.push(result);
+    }
+    let median = |f: fn(&RunResult) -> f64| {
+        let mut values: Vec<f64> = results.iter().map(f).collect();
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    println!(
+        "median: {:.0} requests/s, p50 {:.1} ms, p99 {:.1} ms",
+        median(|r| r.rate),
+        median(|r| r.p50_ms),
+        median(|r| r.p99_ms)
+    );
+    Ok(())
+}
+
+struct RunResult {
+    rate: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+async fn one_run(options: &Options, run: usize) -> anyhow::Result<RunResult> {
+    let dir = tempfile::tempdir()?;
+    let database = match &options.postgres {
+        Some(server) => fresh_postgres_database(server, run).await?,
+        None => dir.path().join("tasks.db").display().to_string(),
+    };
+    let server = Server::start(&database)?;
+    let url = format!("http://{}/api/tasks", server.addr);
+    let deadline = Instant::now() + Duration::from_secs(options.seconds);
+    let warm_until = Instant::now() + Duration::from_secs(1);
+    let clients = (0..options.connections).map(|c| {
+        let url = url.clone();
+        tokio::spawn(async move {
+            // One client per connection: each holds exactly one keep-alive connection.
+            let http = reqwest::Client::new();
+            let mut latencies = Vec::new();
+            let mut i = 0;
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                let response = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(format!(r#"{{"title":"connection {c} task {i}"}}"#))
+                    .send()
+                    .await?;
+                anyhow::ensure!(response.status() == 201, "answered {}", response.status());
+                response.bytes().await?;
+                if sent >= warm_until {
+                    latencies.push(sent.elapsed());
+                }
+                i += 1;
+            }
+            anyhow::Ok(latencies)
+        })
+    });
+    let mut latencies = Vec::new();
+    for client in futures_util::future::join_all(clients).await {
+        latencies.extend(client??);
+    }
+    latencies.sort();
+    let measured = options.seconds as f64 - 1.0;
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
+    Ok(RunResult {
+        rate: latencies.len() as f64 / measured,
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+    })
+}
+
+/// A new database on the PostgreSQL server at `server` (its `postgres` database URL).
+async fn fresh_postgres_database(server: &str, run: usize) -> anyhow::Result<String> {
+    let name = format!("tasktick_bench_{}_{run}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(server).await?;
+    admin.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+    let mut url = url::Url::parse(server)?;
+    url.set_path(&name);
+    Ok(url.to_string())
+}
+
+/// Pins this process (all its threads) to `core`, if `taskset` is installed.
+fn pin_this_process_to_core(core: usize) {
+    let _ = Command::new("taskset")
+        .args(["-a", "-cp", &core.to_string(), &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .status();
+}
+
+/// The real server binary, pinned to core 0, on a free port.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(database: &str) -> anyhow::Result<Self> {
+        let binary = env!("CARGO_BIN_EXE_tasktick");
+        let mut command = if Command::new("taskset").arg("-V").output().is_ok() {
+            let mut taskset = Command::new("taskset");
+            taskset.args(["-c", "0", binary]);
+            taskset
+        } else {
+            Command::new(binary)
+        };
+        let mut child = command
+            .args(["serve", "--addr", "127.0.0.1:0", "--database", database])
+            .env("RUST_LOG", "warn,backend::startup=info")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()?;
+        let stderr = BufReader::new(child.stderr.take().expect("piped"));
+        let (found, address) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if let Some((_, rest)) = line.split_once("listening on http://") {
+                    let _ = found.send(rest.trim().to_owned());
+                } else if line.contains("WARN") || line.contains("ERROR") {
+                    eprintln!("server: {line}");
+                }
+            }
+        });
+        let addr = address.recv_timeout(Duration::from_secs(30))?.parse()?;
+        Ok(Self { child, addr })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
