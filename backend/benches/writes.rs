@@ -31,7 +31,10 @@ fn options() -> anyhow::Result<Options> {
     };
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| anyhow::anyhow!("{arg} needs a value"));
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| anyhow::anyhow!("{arg} needs a value"))
+        };
         match arg.as_str() {
             "--postgres" => options.postgres = Some(value()?),
             "--connections" => options.connections = value()?.parse()?,
@@ -50,7 +53,11 @@ fn main() -> anyhow::Result<()> {
         .worker_threads(1)
         .enable_all()
         .build()?;
-    let store = if options.postgres.is_some() { "PostgreSQL" } else { "SQLite" };
+    let store = if options.postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     println!(
         "POST /api/tasks on {store}, {} connections, {} s per run",
         options.connections, options.seconds
@@ -59,8 +66,8 @@ fn main() -> anyhow::Result<()> {
     for run in 1..=options.runs {
         let result = runtime.block_on(one_run(&options, run))?;
         println!(
-            "run {run}: {:.0} requests/s, p50 {:.1} ms, p99 {:.1} ms",
-            result.rate, result.p50_ms, result.p99_ms
+            "run {run}: {:.0} requests/s, p50 {:.1} ms, p99 {:.1} ms (CPU: server {:.0}%, load client {:.0}%)",
+            result.rate, result.p50_ms, result.p99_ms, result.server_cpu, result.client_cpu
         );
         results.push(result);
     }
@@ -82,6 +89,25 @@ struct RunResult {
     rate: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// Percent of one core used during the run, to tell which side was the bottleneck.
+    server_cpu: f64,
+    client_cpu: f64,
+}
+
+/// CPU time used so far by process `pid` (all its threads), from `/proc` (Linux).
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
 }
 
 async fn one_run(options: &Options, run: usize) -> anyhow::Result<RunResult> {
@@ -92,6 +118,8 @@ async fn one_run(options: &Options, run: usize) -> anyhow::Result<RunResult> {
     };
     let server = Server::start(&database)?;
     let url = format!("http://{}/api/tasks", server.addr);
+    let started = Instant::now();
+    let cpu_before = (cpu_time(server.child.id()), cpu_time(std::process::id()));
     let deadline = Instant::now() + Duration::from_secs(options.seconds);
     let warm_until = Instant::now() + Duration::from_secs(1);
     let clients = (0..options.connections).map(|c| {
@@ -123,6 +151,10 @@ async fn one_run(options: &Options, run: usize) -> anyhow::Result<RunResult> {
     for client in futures_util::future::join_all(clients).await {
         latencies.extend(client??);
     }
+    let wall = started.elapsed().as_secs_f64();
+    let percent = |after: Duration, before: Duration| (after - before).as_secs_f64() / wall * 100.0;
+    let server_cpu = percent(cpu_time(server.child.id()), cpu_before.0);
+    let client_cpu = percent(cpu_time(std::process::id()), cpu_before.1);
     latencies.sort();
     let measured = options.seconds as f64 - 1.0;
     let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
@@ -130,6 +162,8 @@ async fn one_run(options: &Options, run: usize) -> anyhow::Result<RunResult> {
         rate: latencies.len() as f64 / measured,
         p50_ms: at(0.5),
         p99_ms: at(0.99),
+        server_cpu,
+        client_cpu,
     })
 }
 
@@ -137,7 +171,9 @@ async fn one_run(options: &Options, run: usize) -> anyhow::Result<RunResult> {
 async fn fresh_postgres_database(server: &str, run: usize) -> anyhow::Result<String> {
     let name = format!("tasktick_bench_{}_{run}", std::process::id());
     let mut admin = sqlx::PgConnection::connect(server).await?;
-    admin.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await?;
     let mut url = url::Url::parse(server)?;
     url.set_path(&name);
     Ok(url.to_string())
@@ -146,7 +182,12 @@ async fn fresh_postgres_database(server: &str, run: usize) -> anyhow::Result<Str
 /// Pins this process (all its threads) to `core`, if `taskset` is installed.
 fn pin_this_process_to_core(core: usize) {
     let _ = Command::new("taskset")
-        .args(["-a", "-cp", &core.to_string(), &std::process::id().to_string()])
+        .args([
+            "-a",
+            "-cp",
+            &core.to_string(),
+            &std::process::id().to_string(),
+        ])
         .stdout(Stdio::null())
         .status();
 }
@@ -169,6 +210,7 @@ impl Server {
         };
         let mut child = command
             .args(["serve", "--addr", "127.0.0.1:0", "--database", database])
+            .args(["--static-dir", env!("CARGO_MANIFEST_DIR")])
             .env("RUST_LOG", "warn,backend::startup=info")
             .stderr(Stdio::piped())
             .stdout(Stdio::null())

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::{Router, middleware};
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::trace::TraceLayer;
@@ -62,16 +62,16 @@ impl Application {
         let shutdown = CancellationToken::new();
         // Live connections get what is committed from now on; earlier events come from the store.
         let events = EventHub::new(BROADCAST_CAPACITY, store.head().await?);
-        let wake = Arc::new(Notify::new());
-        store.watch_changes(wake.clone(), shutdown.clone());
+        let changes = Arc::new(follower::Changes::default());
+        store.watch_changes(changes.wake.clone(), shutdown.clone());
         follower::spawn(
             store.clone(),
             events.clone(),
-            wake.clone(),
+            changes.clone(),
             shutdown.clone(),
         );
         let state = AppState {
-            writes: Writes::spawn(store.clone(), wake, events.clone()),
+            writes: Writes::spawn(store.clone(), changes, events.clone()),
             store,
             events,
             ticks: ws::clock::spawn(),

@@ -14,9 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shared::{NewTask, Task, TaskId, TaskPatch};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::events::EventHub;
+use crate::follower::Changes;
 use crate::store::{
     Changed, Created, Guarded, IdempotencyKey, StoreError, TaskStore, Write, Written,
 };
@@ -42,9 +43,9 @@ pub struct Writes {
 }
 
 impl Writes {
-    /// Starts the committing task; it wakes `follower` after each commit (which publishes to
-    /// `events`) and ends when every [`Writes`] is dropped.
-    pub fn spawn(store: Arc<dyn TaskStore>, follower: Arc<Notify>, events: EventHub) -> Self {
+    /// Starts the committing task; it hands each commit's events to the follower (which publishes
+    /// them to `events`) and ends when every [`Writes`] is dropped.
+    pub fn spawn(store: Arc<dyn TaskStore>, follower: Arc<Changes>, events: EventHub) -> Self {
         let (queue, requests) = mpsc::channel(QUEUE);
         tokio::spawn(commit_batches(store, requests, follower));
         Self { queue, events }
@@ -128,7 +129,7 @@ fn mismatch(outcome: &Written) -> StoreError {
 async fn commit_batches(
     store: Arc<dyn TaskStore>,
     mut requests: mpsc::Receiver<Request>,
-    follower: Arc<Notify>,
+    follower: Arc<Changes>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while requests.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -146,11 +147,11 @@ async fn commit_batches(
 async fn commit(
     store: &dyn TaskStore,
     writes: &[Write],
-    follower: &Notify,
+    follower: &Changes,
 ) -> Vec<Result<Written, StoreError>> {
     match store.write(writes).await {
         Ok(written) => {
-            follower.notify_one();
+            follower.committed(written.iter().flat_map(|w| w.events().iter().cloned()));
             written.into_iter().map(Ok).collect()
         }
         // Nothing can succeed while the database is away: answer everyone at once.
@@ -177,6 +178,7 @@ mod tests {
 
     use async_trait::async_trait;
     use shared::TaskTitle;
+    use tokio::sync::Notify;
 
     use super::*;
     use crate::store::{ListQuery, Page, Replay};
@@ -244,7 +246,7 @@ mod tests {
     #[tokio::test]
     async fn writes_arriving_during_a_commit_share_the_next_one() {
         let store = Arc::new(Recorder::default());
-        let writes = Writes::spawn(store.clone(), Arc::new(Notify::new()), EventHub::new(8, 0));
+        let writes = Writes::spawn(store.clone(), Arc::default(), EventHub::new(8, 0));
         let held = store.gate.lock().await;
         let first = tokio::spawn({
             let writes = writes.clone();
@@ -272,7 +274,7 @@ mod tests {
     #[tokio::test]
     async fn a_write_that_breaks_its_batch_fails_alone() {
         let store = Arc::new(Recorder::default());
-        let follower = Arc::new(Notify::new());
+        let follower = Changes::default();
 
         let outcomes = commit(
             &*store,

@@ -330,6 +330,43 @@ impl Written {
     }
 }
 
+/// A batch cut into what each store runs as one statement: runs of plain creates (no idempotency
+/// key: nothing to look up first, so many rows go in at once) and every other write on its own.
+#[derive(Debug, PartialEq, Eq)]
+enum Step<'a> {
+    Creates(Vec<&'a NewTask>),
+    One(&'a Write),
+}
+
+fn steps(batch: &[Write]) -> Vec<Step<'_>> {
+    let mut steps: Vec<Step<'_>> = Vec::new();
+    for write in batch {
+        match (write, steps.last_mut()) {
+            (Write::Create { new, key: None }, Some(Step::Creates(run))) => run.push(new),
+            (Write::Create { new, key: None }, _) => steps.push(Step::Creates(vec![new])),
+            (other, _) => steps.push(Step::One(other)),
+        }
+    }
+    steps
+}
+
+/// The outcomes of a run of plain creates: the inserted rows (in any order) matched to the run
+/// in id order, which is the order they were inserted in, each with the next `seq`.
+fn created(rows: Vec<TaskRow>, numbering: &mut Numbering) -> Result<Vec<Written>, StoreError> {
+    let mut tasks = tasks(rows)?;
+    tasks.sort_by_key(|task| task.id);
+    Ok(tasks
+        .into_iter()
+        .map(|task| {
+            let event = numbering.record(TaskChange::Created(task.clone()));
+            Written::Created(Created::New(Changed {
+                value: task,
+                events: vec![event],
+            }))
+        })
+        .collect())
+}
+
 /// Hands out consecutive `seq`s inside one write transaction, starting after the counter's head.
 #[derive(Debug)]
 struct Numbering {
@@ -355,6 +392,15 @@ impl Numbering {
         self.events.push(event.clone());
         event
     }
+}
+
+/// Whether a batch that moved the head from `before` to `after` should trim the log, and up to
+/// which `seq`. Once per sixteenth of the retention window, so most batches skip the delete; the
+/// log then keeps at least `retention` events (and at most a sixteenth more).
+fn trim_due(before: i64, after: i64, retention: NonZeroU32) -> Option<i64> {
+    let keep = i64::from(retention.get());
+    let slice = (keep / 16).max(1);
+    (before / slice != after / slice).then_some(after - keep)
 }
 
 /// Which page of which tasks.
@@ -480,6 +526,53 @@ mod tests {
                 "{since}: {replay:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_batch_runs_plain_creates_together_and_everything_else_alone_in_order() {
+        let plain = |title: &str| Write::Create {
+            new: NewTask {
+                title: shared::TaskTitle::parse(title).unwrap(),
+            },
+            key: None,
+        };
+        let keyed = Write::Create {
+            new: NewTask {
+                title: shared::TaskTitle::parse("k").unwrap(),
+            },
+            key: Some(IdempotencyKey {
+                key: "k".into(),
+                fingerprint: "k".into(),
+            }),
+        };
+        let batch = [
+            plain("a"),
+            plain("b"),
+            keyed.clone(),
+            Write::ClearDone,
+            plain("c"),
+        ];
+
+        let titles = |step: &Step<'_>| match step {
+            Step::Creates(run) => run.iter().map(|n| n.title.as_str().to_owned()).collect(),
+            Step::One(_) => vec![],
+        };
+        let cut = steps(&batch);
+
+        assert_eq!(cut.len(), 4);
+        assert_eq!(titles(&cut[0]), ["a", "b"]);
+        assert_eq!(cut[1], Step::One(&keyed));
+        assert_eq!(cut[2], Step::One(&Write::ClearDone));
+        assert_eq!(titles(&cut[3]), ["c"]);
+    }
+
+    #[test]
+    fn the_log_is_trimmed_once_per_sixteenth_of_the_retention_window() {
+        let retention = NonZeroU32::new(1600).unwrap();
+        assert_eq!(trim_due(10, 50, retention), None);
+        assert_eq!(trim_due(90, 110, retention), Some(110 - 1600));
+        // A window of fewer than sixteen events is trimmed on every batch.
+        assert_eq!(trim_due(3, 4, NonZeroU32::new(2).unwrap()), Some(2));
     }
 
     #[test]

@@ -26,8 +26,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     Changed, Created, EventRow, Guarded, IDEMPOTENCY_TTL_MS, IdempotencyKey, ListQuery,
-    MAIN_STREAM, Numbering, Page, Replay, StoreError, TASK_COLUMNS, TaskChange, TaskEvent, TaskRow,
-    TaskStore, Write, Written, encode_task, page, replayed,
+    MAIN_STREAM, Numbering, Page, Replay, Step, StoreError, TASK_COLUMNS, TaskChange, TaskEvent,
+    TaskRow, TaskStore, Write, Written, created, encode_task, page, replayed, steps, trim_due,
 };
 
 /// The channel writers notify after a commit; the payload is the new head.
@@ -140,6 +140,27 @@ impl PgStore {
         }))
     }
 
+    /// Inserts a run of tasks without idempotency keys in one statement.
+    async fn create_many(
+        conn: &mut PgConnection,
+        numbering: &mut Numbering,
+        run: &[&NewTask],
+        now: i64,
+    ) -> Result<Vec<Written>, StoreError> {
+        let titles: Vec<&str> = run.iter().map(|new| new.title.as_str()).collect();
+        // Inserted in the run's order, so the ids (from the serial) follow it.
+        let rows: Vec<TaskRow> = sqlx::query_as(&format!(
+            "INSERT INTO tasks (title, created_at_ms) \
+             SELECT title, $2 FROM UNNEST($1::text[]) WITH ORDINALITY AS run(title, n) \
+             ORDER BY n RETURNING {TASK_COLUMNS}"
+        ))
+        .bind(&titles)
+        .bind(now)
+        .fetch_all(&mut *conn)
+        .await?;
+        created(rows, numbering)
+    }
+
     async fn update(
         conn: &mut PgConnection,
         numbering: &mut Numbering,
@@ -212,11 +233,12 @@ impl PgStore {
         })
     }
 
-    /// Appends the batch's events in one statement, moves the counter, prunes past retention and
-    /// wakes the other instances (delivered only if the transaction commits).
+    /// Appends the batch's events, moves the counter and wakes the other instances (delivered
+    /// only if the transaction commits), all in one statement; trims past retention when due.
     async fn append(
         &self,
         conn: &mut PgConnection,
+        before: i64,
         numbering: &Numbering,
     ) -> Result<(), StoreError> {
         let events = &numbering.events;
@@ -228,31 +250,29 @@ impl PgStore {
             .map(TaskEvent::task_json)
             .collect::<Result<_, _>>()?;
         sqlx::query(
-            "INSERT INTO events (seq, kind, task_id, task, at_ms) \
-             SELECT seq, kind, task_id, task, $5 \
-             FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[]) AS e(seq, kind, task_id, task)",
+            "WITH appended AS ( \
+               INSERT INTO events (seq, kind, task_id, task, at_ms) \
+               SELECT seq, kind, task_id, task, $5 \
+               FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[]) AS e(seq, kind, task_id, task) \
+             ), moved AS (UPDATE streams SET head = $6 WHERE id = $7) \
+             SELECT pg_notify($8, $6::text)",
         )
         .bind(&seqs)
         .bind(&kinds)
         .bind(&task_ids)
         .bind(&tasks)
         .bind(Utc::now().timestamp_millis())
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query(
-            "WITH moved AS (UPDATE streams SET head = $1 WHERE id = $2) \
-             DELETE FROM events WHERE seq <= $3",
-        )
         .bind(numbering.head)
         .bind(MAIN_STREAM)
-        .bind(numbering.head - i64::from(self.retention.get()))
+        .bind(CHANNEL)
         .execute(&mut *conn)
         .await?;
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(numbering.head.to_string())
-            .execute(&mut *conn)
-            .await?;
+        if let Some(upto) = trim_due(before, numbering.head, self.retention) {
+            sqlx::query("DELETE FROM events WHERE seq <= $1")
+                .bind(upto)
+                .execute(&mut *conn)
+                .await?;
+        }
         Ok(())
     }
 
@@ -278,8 +298,15 @@ impl PgStore {
                 .await?;
         }
         let mut results = Vec::with_capacity(batch.len());
-        for write in batch {
+        for step in steps(batch) {
             let n = &mut numbering;
+            let write = match step {
+                Step::Creates(run) => {
+                    results.extend(Self::create_many(&mut tx, n, &run, now).await?);
+                    continue;
+                }
+                Step::One(write) => write,
+            };
             results.push(match write {
                 Write::Create { new, key } => {
                     Written::Created(Self::create(&mut tx, n, new, key.as_ref(), now).await?)
@@ -298,7 +325,7 @@ impl PgStore {
             });
         }
         if numbering.head > before {
-            self.append(&mut tx, &numbering).await?;
+            self.append(&mut tx, before, &numbering).await?;
         }
         tx.commit().await?;
         Ok(results)

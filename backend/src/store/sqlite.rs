@@ -13,8 +13,8 @@ use sqlx::{SqliteConnection, SqlitePool};
 
 use super::{
     Changed, Created, EventRow, Guarded, IDEMPOTENCY_TTL_MS, IdempotencyKey, ListQuery,
-    MAIN_STREAM, Numbering, Page, Replay, StoreError, TASK_COLUMNS, TaskChange, TaskEvent, TaskRow,
-    TaskStore, Write, Written, encode_task, page, replayed,
+    MAIN_STREAM, Numbering, Page, Replay, Step, StoreError, TASK_COLUMNS, TaskChange, TaskEvent,
+    TaskRow, TaskStore, Write, Written, created, encode_task, page, replayed, steps, trim_due,
 };
 
 /// Tasks and their event log in a SQLite database file.
@@ -114,6 +114,29 @@ impl SqliteStore {
         }))
     }
 
+    /// Inserts a run of tasks without idempotency keys in one statement.
+    async fn create_many(
+        conn: &mut SqliteConnection,
+        numbering: &mut Numbering,
+        run: &[&NewTask],
+        now: i64,
+    ) -> Result<Vec<Written>, StoreError> {
+        let titles: Vec<&str> = run.iter().map(|new| new.title.as_str()).collect();
+        let titles = serde_json::to_string(&titles)
+            .map_err(|e| StoreError::Corrupt(format!("cannot encode titles: {e}")))?;
+        // json_each yields the titles in order and AUTOINCREMENT numbers the rows as inserted,
+        // so the ids follow the run's order.
+        let rows: Vec<TaskRow> = sqlx::query_as(&format!(
+            "INSERT INTO tasks (title, created_at_ms) \
+             SELECT value, ? FROM json_each(?) ORDER BY key RETURNING {TASK_COLUMNS}"
+        ))
+        .bind(now)
+        .bind(titles)
+        .fetch_all(&mut *conn)
+        .await?;
+        created(rows, numbering)
+    }
+
     async fn update(
         conn: &mut SqliteConnection,
         numbering: &mut Numbering,
@@ -188,10 +211,11 @@ impl SqliteStore {
         })
     }
 
-    /// Appends the batch's events to the log, moves the counter, prunes what is past retention.
+    /// Appends the batch's events to the log, moves the counter, trims what is past retention.
     async fn append(
         &self,
         conn: &mut SqliteConnection,
+        before: i64,
         numbering: &Numbering,
     ) -> Result<(), StoreError> {
         let at_ms = Utc::now().timestamp_millis();
@@ -212,10 +236,12 @@ impl SqliteStore {
             .bind(MAIN_STREAM)
             .execute(&mut *conn)
             .await?;
-        sqlx::query("DELETE FROM events WHERE seq <= ?")
-            .bind(numbering.head - i64::from(self.retention.get()))
-            .execute(&mut *conn)
-            .await?;
+        if let Some(upto) = trim_due(before, numbering.head, self.retention) {
+            sqlx::query("DELETE FROM events WHERE seq <= ?")
+                .bind(upto)
+                .execute(&mut *conn)
+                .await?;
+        }
         Ok(())
     }
 }
@@ -263,8 +289,15 @@ impl TaskStore for SqliteStore {
                 .await?;
         }
         let mut results = Vec::with_capacity(batch.len());
-        for write in batch {
+        for step in steps(batch) {
             let n = &mut numbering;
+            let write = match step {
+                Step::Creates(run) => {
+                    results.extend(Self::create_many(&mut tx, n, &run, now).await?);
+                    continue;
+                }
+                Step::One(write) => write,
+            };
             results.push(match write {
                 Write::Create { new, key } => {
                     Written::Created(Self::create(&mut tx, n, new, key.as_ref(), now).await?)
@@ -283,7 +316,7 @@ impl TaskStore for SqliteStore {
             });
         }
         if numbering.head > before {
-            self.append(&mut tx, &numbering).await?;
+            self.append(&mut tx, before, &numbering).await?;
         }
         tx.commit().await?;
         Ok(results)

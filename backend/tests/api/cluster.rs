@@ -10,8 +10,8 @@ use shared::ServerMsg;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::{PATIENCE, WsClient, assert_problem, write_fake_front_end};
-use crate::server_process::ServerProcess;
 use crate::postgres::{Cluster, fresh_database_on, server_url};
+use crate::server_process::ServerProcess;
 
 /// Starts `count` instances on the database at `url`.
 fn instances(url: &str, count: usize) -> (Vec<ServerProcess>, tempfile::TempDir) {

@@ -680,7 +680,9 @@ async fn through_nginx_a_page_whose_instance_dies_reconnects_and_shows_what_anot
     tokio::task::spawn_blocking(move || first.kill_hard())
         .await
         .unwrap();
-    other.type_into("#new-task-title", "Made while you were away").await;
+    other
+        .type_into("#new-task-title", "Made while you were away")
+        .await;
     other.press_enter("#new-task-title").await;
     other
         .wait_for_text(".task-list", |t| t.contains("Made while you were away"))

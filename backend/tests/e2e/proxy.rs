@@ -47,7 +47,9 @@ impl Nginx {
             .arg(&path)
             .stdout(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {nginx} (run `cargo xtask test`, which installs it): {e}"));
+            .unwrap_or_else(|e| {
+                panic!("cannot start {nginx} (run `cargo xtask test`, which installs it): {e}")
+            });
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "nginx did not start listening");
