@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 use crate::command::{cargo, run as run_command, tool, workspace_root};
 use crate::postgres::Postgres;
 use crate::run::build_front_end;
-use crate::tools::{ensure_front_end_tools, ensure_nginx, is_root, nginx_path};
+use crate::tools::{ensure_front_end_tools, ensure_nginx, nginx_path};
 
 const USAGE: &str = "usage: cargo xtask cluster [INSTANCES] [--port PORT]";
 
@@ -147,10 +147,10 @@ fn write_nginx_config(dir: &Path, port: u16, upstreams: &[String]) -> anyhow::Re
         .context("cannot read the nginx template in deploy/")?;
     let servers: Vec<String> = upstreams
         .iter()
-        .map(|addr| format!("        server {addr} max_fails=1 fail_timeout=2s;"))
+        // Never marked down: a dead instance on loopback refuses at once, and nginx moves on.
+        .map(|addr| format!("        server {addr} max_fails=0;"))
         .collect();
     let config = template
-        .replace("@USER@", if is_root() { "user root;" } else { "" })
         .replace("@DIR@", &dir.display().to_string())
         .replace("@PORT@", &port.to_string())
         .replace("@SERVERS@", &servers.join("\n"))
