@@ -5,15 +5,18 @@
 //! `tasktick` binary with a fresh database, opens the connections from this process, and reads the
 //! server's resident memory from `/proc` (Linux). Numbers, not assertions: machines are noisy.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+// Shared by the benchmarks; each uses part of it.
+#[allow(dead_code)]
+mod support;
+
 use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, stream};
 use shared::ServerMsg;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
+
+use support::Server;
 
 /// Connections opened at once while connecting.
 const CONNECT_CONCURRENCY: usize = 64;
@@ -35,12 +38,12 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(connections: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let mut server = start_server(dir.path())?;
+    let server = Server::start(&dir.path().join("bench.db").display().to_string(), &[])?;
     let http = reqwest::Client::new();
     let url = |path: &str| format!("http://{}{path}", server.addr);
     // Warm the server up (database pool, clock) before the baseline.
     http.get(url("/healthz")).send().await?.error_for_status()?;
-    let idle_kib = rss_kib(server.child.id())?;
+    let idle_kib = server.rss_kib()?;
 
     let started = Instant::now();
     let ws_url = format!("ws://{}/ws", server.addr);
@@ -70,7 +73,7 @@ async fn run(connections: usize) -> anyhow::Result<()> {
     let connect_time = started.elapsed();
     // Let every connection settle (hello sent, buffers at rest) before measuring.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let busy_kib = rss_kib(server.child.id())?;
+    let busy_kib = server.rss_kib()?;
 
     let mut fan_out = Vec::new();
     for round in 0..ROUNDS {
@@ -106,47 +109,5 @@ async fn run(connections: usize) -> anyhow::Result<()> {
         fan_out[0],
         fan_out[ROUNDS - 1]
     );
-    server.child.kill()?;
-    server.child.wait()?;
     Ok(())
-}
-
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-/// Starts `tasktick serve` on port 0 and reads its address from the log.
-fn start_server(dir: &std::path::Path) -> anyhow::Result<Server> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tasktick"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--database"])
-        .arg(dir.join("bench.db"))
-        .arg("--static-dir")
-        .arg(dir)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .ok_or_else(|| anyhow::anyhow!("the server exited before listening"))??;
-        if let Some((_, rest)) = line.split_once("listening on http://") {
-            break rest.trim().parse()?;
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
-    Ok(Server { child, addr })
-}
-
-/// Resident memory of process `pid`, in KiB.
-fn rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/{pid}/status"))
 }

@@ -8,12 +8,13 @@
 //! once durable. Prints requests per second and latency per run, then the medians. Numbers, not
 //! assertions: machines are noisy.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+// Shared by the benchmarks; each uses part of it.
+#[allow(dead_code)]
+mod support;
+
 use std::time::{Duration, Instant};
 
-use sqlx::{Connection, Executor};
+use support::{Server, cpu_time, fresh_postgres_database, pin_this_process_to_core};
 
 struct Options {
     postgres: Option<String>,
@@ -94,29 +95,16 @@ struct RunResult {
     client_cpu: f64,
 }
 
-/// CPU time used so far by process `pid` (all its threads), from `/proc` (Linux).
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
-        .sum();
-    // USER_HZ is 100 on Linux.
-    Duration::from_millis(ticks * 10)
-}
-
 async fn one_run(options: &Options, run: usize) -> anyhow::Result<RunResult> {
     let dir = tempfile::tempdir()?;
     let database = match &options.postgres {
-        Some(server) => fresh_postgres_database(server, run).await?,
+        Some(server) => {
+            let name = format!("tasktick_bench_{}_{run}", std::process::id());
+            fresh_postgres_database(server, &name).await?
+        }
         None => dir.path().join("tasks.db").display().to_string(),
     };
-    let server = Server::start(&database)?;
+    let server = Server::start(&database, &[])?;
     let url = format!("http://{}/api/tasks", server.addr);
     let started = Instant::now();
     let cpu_before = (cpu_time(server.child.id()), cpu_time(std::process::id()));
@@ -165,75 +153,4 @@ async fn one_run(options: &Options, run: usize) -> anyhow::Result<RunResult> {
         server_cpu,
         client_cpu,
     })
-}
-
-/// A new database on the PostgreSQL server at `server` (its `postgres` database URL).
-async fn fresh_postgres_database(server: &str, run: usize) -> anyhow::Result<String> {
-    let name = format!("tasktick_bench_{}_{run}", std::process::id());
-    let mut admin = sqlx::PgConnection::connect(server).await?;
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await?;
-    let mut url = url::Url::parse(server)?;
-    url.set_path(&name);
-    Ok(url.to_string())
-}
-
-/// Pins this process (all its threads) to `core`, if `taskset` is installed.
-fn pin_this_process_to_core(core: usize) {
-    let _ = Command::new("taskset")
-        .args([
-            "-a",
-            "-cp",
-            &core.to_string(),
-            &std::process::id().to_string(),
-        ])
-        .stdout(Stdio::null())
-        .status();
-}
-
-/// The real server binary, pinned to core 0, on a free port.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(database: &str) -> anyhow::Result<Self> {
-        let binary = env!("CARGO_BIN_EXE_tasktick");
-        let mut command = if Command::new("taskset").arg("-V").output().is_ok() {
-            let mut taskset = Command::new("taskset");
-            taskset.args(["-c", "0", binary]);
-            taskset
-        } else {
-            Command::new(binary)
-        };
-        let mut child = command
-            .args(["serve", "--addr", "127.0.0.1:0", "--database", database])
-            .args(["--static-dir", env!("CARGO_MANIFEST_DIR")])
-            .env("RUST_LOG", "warn,backend::startup=info")
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()?;
-        let stderr = BufReader::new(child.stderr.take().expect("piped"));
-        let (found, address) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                if let Some((_, rest)) = line.split_once("listening on http://") {
-                    let _ = found.send(rest.trim().to_owned());
-                } else if line.contains("WARN") || line.contains("ERROR") {
-                    eprintln!("server: {line}");
-                }
-            }
-        });
-        let addr = address.recv_timeout(Duration::from_secs(30))?.parse()?;
-        Ok(Self { child, addr })
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

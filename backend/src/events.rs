@@ -79,10 +79,11 @@ impl EventHub {
     }
 
     fn send(&self, event: Event) {
-        let seq = event.seq;
+        // Position first, then the event: a connection subscribes and then reads the position,
+        // so either it sees the new position (and needs not the event) or it receives the event.
+        self.published.send_replace(event.seq);
         // An error only means no connection is listening right now.
         let _ = self.sender.send(event);
-        self.published.send_replace(seq);
     }
 }
 

@@ -170,9 +170,14 @@ pub(crate) async fn prelude(
             store: state.store.identity().to_owned(),
         })
     };
-    let Some(since) = since else {
-        let head = state.store.head().await?;
-        return Ok((vec![hello(head)], head));
+    // The connection has subscribed already: everything after what this instance published
+    // will reach it live. So a fresh connection, or one resuming from exactly there, needs no
+    // database (and opens while the database is away).
+    let published = state.events.published();
+    let since = match since {
+        None => return Ok((vec![hello(published)], published)),
+        Some(since) if since == published => return Ok((vec![hello(published)], published)),
+        Some(since) => since,
     };
     tracing::Span::current().record("since", since);
     Ok(match state.store.events_since(since, MAX_REPLAY).await? {

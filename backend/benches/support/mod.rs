@@ -1,0 +1,126 @@
+//! What the benchmarks share: the real `tasktick` binary started as a child process (on core 0
+//! when `taskset` is there), this process moved to core 1, and readings from `/proc` (Linux).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use sqlx::{Connection, Executor};
+
+/// The server binary, pinned to core 0, on a free port; killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts `tasktick serve` on `database` with `extra` flags, and waits until it listens.
+    pub fn start(database: &str, extra: &[&str]) -> anyhow::Result<Self> {
+        let binary = env!("CARGO_BIN_EXE_tasktick");
+        let mut command = if has_taskset() {
+            let mut taskset = Command::new("taskset");
+            taskset.args(["-c", "0", binary]);
+            taskset
+        } else {
+            Command::new(binary)
+        };
+        let mut child = command
+            .args(["serve", "--addr", "127.0.0.1:0", "--database", database])
+            .args(["--static-dir", env!("CARGO_MANIFEST_DIR")])
+            .args(extra)
+            .env("RUST_LOG", "warn,backend::startup=info")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()?;
+        let stderr = BufReader::new(child.stderr.take().expect("piped"));
+        let (found, address) = std::sync::mpsc::channel();
+        // Keeps draining the log, so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if let Some((_, rest)) = line.split_once("listening on http://") {
+                    let _ = found.send(rest.trim().to_owned());
+                } else if (line.contains("WARN") || line.contains("ERROR"))
+                    && !line.contains("no index.html")
+                {
+                    eprintln!("server: {line}");
+                }
+            }
+        });
+        let addr = address.recv_timeout(Duration::from_secs(30))?.parse()?;
+        Ok(Self { child, addr })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Resident memory, in KiB.
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        rss_kib(self.child.id())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn has_taskset() -> bool {
+    Command::new("taskset").arg("-V").output().is_ok()
+}
+
+/// Moves this process (every thread, and the children it starts later) to `core`.
+pub fn pin_this_process_to_core(core: usize) {
+    if has_taskset() {
+        let _ = Command::new("taskset")
+            .args([
+                "-a",
+                "-cp",
+                &core.to_string(),
+                &std::process::id().to_string(),
+            ])
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
+/// Resident memory of process `pid`, in KiB.
+pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/{pid}/status"))
+}
+
+/// CPU time used so far by process `pid` (all its threads).
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
+}
+
+/// A new database named `name` on the PostgreSQL server at `server` (its `postgres` database
+/// URL); returns its URL.
+pub async fn fresh_postgres_database(server: &str, name: &str) -> anyhow::Result<String> {
+    let mut admin = sqlx::PgConnection::connect(server).await?;
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await?;
+    let mut url = url::Url::parse(server)?;
+    url.set_path(name);
+    Ok(url.to_string())
+}
