@@ -149,7 +149,8 @@ async fn coordinate(args: &[String]) -> anyhow::Result<()> {
         let mut last = 0u128;
         let mut done = 0;
         while done < children.len() {
-            let line = tokio::time::timeout(Duration::from_secs(60), reports.recv())
+            // Generous: near the machine's limit, every core also carries a tick a second per client.
+            let line = tokio::time::timeout(Duration::from_secs(300), reports.recv())
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("a client process ended"))?;
             let mut parts = line.split_whitespace();

@@ -367,6 +367,72 @@ fn created(rows: Vec<TaskRow>, numbering: &mut Numbering) -> Result<Vec<Written>
         .collect())
 }
 
+/// Each kind of write as the statements one store runs inside its write transaction (implemented
+/// by each store's connection type); [`apply`] runs a batch through them.
+trait WriteOps {
+    async fn create(
+        &mut self,
+        numbering: &mut Numbering,
+        new: &NewTask,
+        key: Option<&IdempotencyKey>,
+        now: i64,
+    ) -> Result<Created, StoreError>;
+    /// A run of creates without idempotency keys, in one statement.
+    async fn create_many(
+        &mut self,
+        numbering: &mut Numbering,
+        run: &[&NewTask],
+        now: i64,
+    ) -> Result<Vec<Written>, StoreError>;
+    async fn update(
+        &mut self,
+        numbering: &mut Numbering,
+        id: TaskId,
+        patch: &TaskPatch,
+        expected: Option<&[i64]>,
+    ) -> Result<Guarded<Task>, StoreError>;
+    async fn delete(
+        &mut self,
+        numbering: &mut Numbering,
+        id: TaskId,
+        expected: Option<&[i64]>,
+    ) -> Result<Guarded<()>, StoreError>;
+    async fn clear_done(&mut self, numbering: &mut Numbering) -> Result<Changed<u64>, StoreError>;
+}
+
+/// Runs `batch` in order through `ops`, numbering its events: one outcome per write.
+async fn apply(
+    ops: &mut impl WriteOps,
+    batch: &[Write],
+    numbering: &mut Numbering,
+    now: i64,
+) -> Result<Vec<Written>, StoreError> {
+    let mut results = Vec::with_capacity(batch.len());
+    for step in steps(batch) {
+        match step {
+            Step::Creates(run) => results.extend(ops.create_many(numbering, &run, now).await?),
+            Step::One(Write::Create { new, key }) => results.push(Written::Created(
+                ops.create(numbering, new, key.as_ref(), now).await?,
+            )),
+            Step::One(Write::Update {
+                id,
+                patch,
+                expected,
+            }) => results.push(Written::Updated(
+                ops.update(numbering, *id, patch, expected.as_deref())
+                    .await?,
+            )),
+            Step::One(Write::Delete { id, expected }) => results.push(Written::Deleted(
+                ops.delete(numbering, *id, expected.as_deref()).await?,
+            )),
+            Step::One(Write::ClearDone) => {
+                results.push(Written::Cleared(ops.clear_done(numbering).await?))
+            }
+        }
+    }
+    Ok(results)
+}
+
 /// Hands out consecutive `seq`s inside one write transaction, starting after the counter's head.
 #[derive(Debug)]
 struct Numbering {

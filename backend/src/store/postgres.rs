@@ -26,8 +26,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     Changed, Created, EventRow, Guarded, IDEMPOTENCY_TTL_MS, IdempotencyKey, ListQuery,
-    MAIN_STREAM, Numbering, Page, Replay, Step, StoreError, TASK_COLUMNS, TaskChange, TaskEvent,
-    TaskRow, TaskStore, Write, Written, created, encode_task, page, replayed, steps, trim_due,
+    MAIN_STREAM, Numbering, Page, Replay, StoreError, TASK_COLUMNS, TaskChange, TaskEvent, TaskRow,
+    TaskStore, Write, WriteOps, Written, apply, created, encode_task, page, replayed, trim_due,
 };
 
 /// The channel writers notify after a commit; the payload is the new head.
@@ -95,144 +95,6 @@ impl PgStore {
         })
     }
 
-    async fn create(
-        conn: &mut PgConnection,
-        numbering: &mut Numbering,
-        new: &NewTask,
-        key: Option<&IdempotencyKey>,
-        now: i64,
-    ) -> Result<Created, StoreError> {
-        // Writers hold the counter row, so no other transaction can claim this key meanwhile.
-        if let Some(key) = key {
-            let seen: Option<(String, String)> =
-                sqlx::query_as("SELECT fingerprint, response FROM idempotency_keys WHERE key = $1")
-                    .bind(&key.key)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            if let Some((fingerprint, response)) = seen {
-                return replayed(key, &fingerprint, &response);
-            }
-        }
-        let row: TaskRow = sqlx::query_as(&format!(
-            "INSERT INTO tasks (title, created_at_ms) VALUES ($1, $2) RETURNING {TASK_COLUMNS}"
-        ))
-        .bind(new.title.as_str())
-        .bind(now)
-        .fetch_one(&mut *conn)
-        .await?;
-        let task = Task::try_from(row)?;
-        if let Some(key) = key {
-            sqlx::query(
-                "INSERT INTO idempotency_keys (key, fingerprint, response, created_at_ms) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&key.key)
-            .bind(&key.fingerprint)
-            .bind(encode_task(&task)?)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-        }
-        let event = numbering.record(TaskChange::Created(task.clone()));
-        Ok(Created::New(Changed {
-            value: task,
-            events: vec![event],
-        }))
-    }
-
-    /// Inserts a run of tasks without idempotency keys in one statement.
-    async fn create_many(
-        conn: &mut PgConnection,
-        numbering: &mut Numbering,
-        run: &[&NewTask],
-        now: i64,
-    ) -> Result<Vec<Written>, StoreError> {
-        let titles: Vec<&str> = run.iter().map(|new| new.title.as_str()).collect();
-        // Inserted in the run's order, so the ids (from the serial) follow it.
-        let rows: Vec<TaskRow> = sqlx::query_as(&format!(
-            "INSERT INTO tasks (title, created_at_ms) \
-             SELECT title, $2 FROM UNNEST($1::text[]) WITH ORDINALITY AS run(title, n) \
-             ORDER BY n RETURNING {TASK_COLUMNS}"
-        ))
-        .bind(&titles)
-        .bind(now)
-        .fetch_all(&mut *conn)
-        .await?;
-        created(rows, numbering)
-    }
-
-    async fn update(
-        conn: &mut PgConnection,
-        numbering: &mut Numbering,
-        id: TaskId,
-        patch: &TaskPatch,
-        expected: Option<&[i64]>,
-    ) -> Result<Guarded<Task>, StoreError> {
-        // Field-wise and version-checked in one statement, as in the SQLite store.
-        let row: Option<TaskRow> = sqlx::query_as(&format!(
-            "UPDATE tasks SET title = COALESCE($1, title), done = COALESCE($2, done), \
-             version = version + 1 WHERE id = $3 AND {} RETURNING {TASK_COLUMNS}",
-            version_matches(4)
-        ))
-        .bind(patch.title.as_ref().map(|t| t.as_str()))
-        .bind(patch.done)
-        .bind(id.0)
-        .bind(expected)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(row) = row else {
-            return refusal(conn, id).await;
-        };
-        let task = Task::try_from(row)?;
-        let event = numbering.record(TaskChange::Updated(task.clone()));
-        Ok(Guarded::Changed(Changed {
-            value: task,
-            events: vec![event],
-        }))
-    }
-
-    async fn delete(
-        conn: &mut PgConnection,
-        numbering: &mut Numbering,
-        id: TaskId,
-        expected: Option<&[i64]>,
-    ) -> Result<Guarded<()>, StoreError> {
-        let deleted: Option<i64> = sqlx::query_scalar(&format!(
-            "DELETE FROM tasks WHERE id = $1 AND {} RETURNING id",
-            version_matches(2)
-        ))
-        .bind(id.0)
-        .bind(expected)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if deleted.is_none() {
-            return refusal(conn, id).await;
-        }
-        let event = numbering.record(TaskChange::Deleted(id));
-        Ok(Guarded::Changed(Changed {
-            value: (),
-            events: vec![event],
-        }))
-    }
-
-    async fn clear_done(
-        conn: &mut PgConnection,
-        numbering: &mut Numbering,
-    ) -> Result<Changed<u64>, StoreError> {
-        let mut ids: Vec<i64> = sqlx::query_scalar("DELETE FROM tasks WHERE done RETURNING id")
-            .fetch_all(&mut *conn)
-            .await?;
-        ids.sort_unstable();
-        let events: Vec<TaskEvent> = ids
-            .into_iter()
-            .map(|id| numbering.record(TaskChange::Deleted(TaskId(id))))
-            .collect();
-        Ok(Changed {
-            value: events.len() as u64,
-            events,
-        })
-    }
-
     /// Appends the batch's events, moves the counter and wakes the other instances (delivered
     /// only if the transaction commits), all in one statement; trims past retention when due.
     async fn append(
@@ -297,38 +159,150 @@ impl PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        let mut results = Vec::with_capacity(batch.len());
-        for step in steps(batch) {
-            let n = &mut numbering;
-            let write = match step {
-                Step::Creates(run) => {
-                    results.extend(Self::create_many(&mut tx, n, &run, now).await?);
-                    continue;
-                }
-                Step::One(write) => write,
-            };
-            results.push(match write {
-                Write::Create { new, key } => {
-                    Written::Created(Self::create(&mut tx, n, new, key.as_ref(), now).await?)
-                }
-                Write::Update {
-                    id,
-                    patch,
-                    expected,
-                } => Written::Updated(
-                    Self::update(&mut tx, n, *id, patch, expected.as_deref()).await?,
-                ),
-                Write::Delete { id, expected } => {
-                    Written::Deleted(Self::delete(&mut tx, n, *id, expected.as_deref()).await?)
-                }
-                Write::ClearDone => Written::Cleared(Self::clear_done(&mut tx, n).await?),
-            });
-        }
+        let results = apply(&mut *tx, batch, &mut numbering, now).await?;
         if numbering.head > before {
             self.append(&mut tx, before, &numbering).await?;
         }
         tx.commit().await?;
         Ok(results)
+    }
+}
+
+/// Each kind of write as statements on a PostgreSQL connection, inside the write transaction.
+impl WriteOps for PgConnection {
+    async fn create(
+        &mut self,
+        numbering: &mut Numbering,
+        new: &NewTask,
+        key: Option<&IdempotencyKey>,
+        now: i64,
+    ) -> Result<Created, StoreError> {
+        // Writers hold the counter row, so no other transaction can claim this key meanwhile.
+        if let Some(key) = key {
+            let seen: Option<(String, String)> =
+                sqlx::query_as("SELECT fingerprint, response FROM idempotency_keys WHERE key = $1")
+                    .bind(&key.key)
+                    .fetch_optional(&mut *self)
+                    .await?;
+            if let Some((fingerprint, response)) = seen {
+                return replayed(key, &fingerprint, &response);
+            }
+        }
+        let row: TaskRow = sqlx::query_as(&format!(
+            "INSERT INTO tasks (title, created_at_ms) VALUES ($1, $2) RETURNING {TASK_COLUMNS}"
+        ))
+        .bind(new.title.as_str())
+        .bind(now)
+        .fetch_one(&mut *self)
+        .await?;
+        let task = Task::try_from(row)?;
+        if let Some(key) = key {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (key, fingerprint, response, created_at_ms) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&key.key)
+            .bind(&key.fingerprint)
+            .bind(encode_task(&task)?)
+            .bind(now)
+            .execute(&mut *self)
+            .await?;
+        }
+        let event = numbering.record(TaskChange::Created(task.clone()));
+        Ok(Created::New(Changed {
+            value: task,
+            events: vec![event],
+        }))
+    }
+
+    /// Inserts a run of tasks without idempotency keys in one statement.
+    async fn create_many(
+        &mut self,
+        numbering: &mut Numbering,
+        run: &[&NewTask],
+        now: i64,
+    ) -> Result<Vec<Written>, StoreError> {
+        let titles: Vec<&str> = run.iter().map(|new| new.title.as_str()).collect();
+        // Inserted in the run's order, so the ids (from the serial) follow it.
+        let rows: Vec<TaskRow> = sqlx::query_as(&format!(
+            "INSERT INTO tasks (title, created_at_ms) \
+             SELECT title, $2 FROM UNNEST($1::text[]) WITH ORDINALITY AS run(title, n) \
+             ORDER BY n RETURNING {TASK_COLUMNS}"
+        ))
+        .bind(&titles)
+        .bind(now)
+        .fetch_all(&mut *self)
+        .await?;
+        created(rows, numbering)
+    }
+
+    async fn update(
+        &mut self,
+        numbering: &mut Numbering,
+        id: TaskId,
+        patch: &TaskPatch,
+        expected: Option<&[i64]>,
+    ) -> Result<Guarded<Task>, StoreError> {
+        // Field-wise and version-checked in one statement, as in the SQLite store.
+        let row: Option<TaskRow> = sqlx::query_as(&format!(
+            "UPDATE tasks SET title = COALESCE($1, title), done = COALESCE($2, done), \
+             version = version + 1 WHERE id = $3 AND {} RETURNING {TASK_COLUMNS}",
+            version_matches(4)
+        ))
+        .bind(patch.title.as_ref().map(|t| t.as_str()))
+        .bind(patch.done)
+        .bind(id.0)
+        .bind(expected)
+        .fetch_optional(&mut *self)
+        .await?;
+        let Some(row) = row else {
+            return refusal(self, id).await;
+        };
+        let task = Task::try_from(row)?;
+        let event = numbering.record(TaskChange::Updated(task.clone()));
+        Ok(Guarded::Changed(Changed {
+            value: task,
+            events: vec![event],
+        }))
+    }
+
+    async fn delete(
+        &mut self,
+        numbering: &mut Numbering,
+        id: TaskId,
+        expected: Option<&[i64]>,
+    ) -> Result<Guarded<()>, StoreError> {
+        let deleted: Option<i64> = sqlx::query_scalar(&format!(
+            "DELETE FROM tasks WHERE id = $1 AND {} RETURNING id",
+            version_matches(2)
+        ))
+        .bind(id.0)
+        .bind(expected)
+        .fetch_optional(&mut *self)
+        .await?;
+        if deleted.is_none() {
+            return refusal(self, id).await;
+        }
+        let event = numbering.record(TaskChange::Deleted(id));
+        Ok(Guarded::Changed(Changed {
+            value: (),
+            events: vec![event],
+        }))
+    }
+
+    async fn clear_done(&mut self, numbering: &mut Numbering) -> Result<Changed<u64>, StoreError> {
+        let mut ids: Vec<i64> = sqlx::query_scalar("DELETE FROM tasks WHERE done RETURNING id")
+            .fetch_all(&mut *self)
+            .await?;
+        ids.sort_unstable();
+        let events: Vec<TaskEvent> = ids
+            .into_iter()
+            .map(|id| numbering.record(TaskChange::Deleted(TaskId(id))))
+            .collect();
+        Ok(Changed {
+            value: events.len() as u64,
+            events,
+        })
     }
 }
 

@@ -13,8 +13,8 @@ use sqlx::{SqliteConnection, SqlitePool};
 
 use super::{
     Changed, Created, EventRow, Guarded, IDEMPOTENCY_TTL_MS, IdempotencyKey, ListQuery,
-    MAIN_STREAM, Numbering, Page, Replay, Step, StoreError, TASK_COLUMNS, TaskChange, TaskEvent,
-    TaskRow, TaskStore, Write, Written, created, encode_task, page, replayed, steps, trim_due,
+    MAIN_STREAM, Numbering, Page, Replay, StoreError, TASK_COLUMNS, TaskChange, TaskEvent, TaskRow,
+    TaskStore, Write, WriteOps, Written, apply, created, encode_task, page, replayed, trim_due,
 };
 
 /// Tasks and their event log in a SQLite database file.
@@ -70,147 +70,6 @@ impl SqliteStore {
         })
     }
 
-    async fn create(
-        conn: &mut SqliteConnection,
-        numbering: &mut Numbering,
-        new: &NewTask,
-        key: Option<&IdempotencyKey>,
-        now: i64,
-    ) -> Result<Created, StoreError> {
-        if let Some(key) = key {
-            let seen: Option<(String, String)> =
-                sqlx::query_as("SELECT fingerprint, response FROM idempotency_keys WHERE key = ?")
-                    .bind(&key.key)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            if let Some((fingerprint, response)) = seen {
-                return replayed(key, &fingerprint, &response);
-            }
-        }
-        let row: TaskRow = sqlx::query_as(&format!(
-            "INSERT INTO tasks (title, created_at_ms) VALUES (?, ?) RETURNING {TASK_COLUMNS}"
-        ))
-        .bind(new.title.as_str())
-        .bind(now)
-        .fetch_one(&mut *conn)
-        .await?;
-        let task = Task::try_from(row)?;
-        if let Some(key) = key {
-            sqlx::query(
-                "INSERT INTO idempotency_keys (key, fingerprint, response, created_at_ms) \
-                 VALUES (?, ?, ?, ?)",
-            )
-            .bind(&key.key)
-            .bind(&key.fingerprint)
-            .bind(encode_task(&task)?)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-        }
-        let event = numbering.record(TaskChange::Created(task.clone()));
-        Ok(Created::New(Changed {
-            value: task,
-            events: vec![event],
-        }))
-    }
-
-    /// Inserts a run of tasks without idempotency keys in one statement.
-    async fn create_many(
-        conn: &mut SqliteConnection,
-        numbering: &mut Numbering,
-        run: &[&NewTask],
-        now: i64,
-    ) -> Result<Vec<Written>, StoreError> {
-        let titles: Vec<&str> = run.iter().map(|new| new.title.as_str()).collect();
-        let titles = serde_json::to_string(&titles)
-            .map_err(|e| StoreError::Corrupt(format!("cannot encode titles: {e}")))?;
-        // json_each yields the titles in order and AUTOINCREMENT numbers the rows as inserted,
-        // so the ids follow the run's order.
-        let rows: Vec<TaskRow> = sqlx::query_as(&format!(
-            "INSERT INTO tasks (title, created_at_ms) \
-             SELECT value, ? FROM json_each(?) ORDER BY key RETURNING {TASK_COLUMNS}"
-        ))
-        .bind(now)
-        .bind(titles)
-        .fetch_all(&mut *conn)
-        .await?;
-        created(rows, numbering)
-    }
-
-    async fn update(
-        conn: &mut SqliteConnection,
-        numbering: &mut Numbering,
-        id: TaskId,
-        patch: &TaskPatch,
-        expected: Option<&[i64]>,
-    ) -> Result<Guarded<Task>, StoreError> {
-        // COALESCE per column: the update touches only the fields it names, in one statement, so
-        // a concurrent update of the other field is never overwritten with a stale copy. The
-        // version check is part of the same statement, so it cannot race with another write.
-        let row: Option<TaskRow> = sqlx::query_as(&format!(
-            "UPDATE tasks SET title = COALESCE(?, title), done = COALESCE(?, done), \
-             version = version + 1 WHERE id = ? AND {VERSION_MATCHES} RETURNING {TASK_COLUMNS}"
-        ))
-        .bind(patch.title.as_ref().map(|t| t.as_str()))
-        .bind(patch.done)
-        .bind(id.0)
-        .bind(expected_json(expected))
-        .bind(expected_json(expected))
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(row) = row else {
-            return refusal(conn, id).await;
-        };
-        let task = Task::try_from(row)?;
-        let event = numbering.record(TaskChange::Updated(task.clone()));
-        Ok(Guarded::Changed(Changed {
-            value: task,
-            events: vec![event],
-        }))
-    }
-
-    async fn delete(
-        conn: &mut SqliteConnection,
-        numbering: &mut Numbering,
-        id: TaskId,
-        expected: Option<&[i64]>,
-    ) -> Result<Guarded<()>, StoreError> {
-        let deleted: Option<i64> = sqlx::query_scalar(&format!(
-            "DELETE FROM tasks WHERE id = ? AND {VERSION_MATCHES} RETURNING id"
-        ))
-        .bind(id.0)
-        .bind(expected_json(expected))
-        .bind(expected_json(expected))
-        .fetch_optional(&mut *conn)
-        .await?;
-        if deleted.is_none() {
-            return refusal(conn, id).await;
-        }
-        let event = numbering.record(TaskChange::Deleted(id));
-        Ok(Guarded::Changed(Changed {
-            value: (),
-            events: vec![event],
-        }))
-    }
-
-    async fn clear_done(
-        conn: &mut SqliteConnection,
-        numbering: &mut Numbering,
-    ) -> Result<Changed<u64>, StoreError> {
-        let mut ids: Vec<i64> = sqlx::query_scalar("DELETE FROM tasks WHERE done = 1 RETURNING id")
-            .fetch_all(&mut *conn)
-            .await?;
-        ids.sort_unstable();
-        let events: Vec<TaskEvent> = ids
-            .into_iter()
-            .map(|id| numbering.record(TaskChange::Deleted(TaskId(id))))
-            .collect();
-        Ok(Changed {
-            value: events.len() as u64,
-            events,
-        })
-    }
-
     /// Appends the batch's events to the log, moves the counter, trims what is past retention.
     async fn append(
         &self,
@@ -243,6 +102,147 @@ impl SqliteStore {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// Each kind of write as statements on a SQLite connection, inside the write transaction.
+impl WriteOps for SqliteConnection {
+    async fn create(
+        &mut self,
+        numbering: &mut Numbering,
+        new: &NewTask,
+        key: Option<&IdempotencyKey>,
+        now: i64,
+    ) -> Result<Created, StoreError> {
+        if let Some(key) = key {
+            let seen: Option<(String, String)> =
+                sqlx::query_as("SELECT fingerprint, response FROM idempotency_keys WHERE key = ?")
+                    .bind(&key.key)
+                    .fetch_optional(&mut *self)
+                    .await?;
+            if let Some((fingerprint, response)) = seen {
+                return replayed(key, &fingerprint, &response);
+            }
+        }
+        let row: TaskRow = sqlx::query_as(&format!(
+            "INSERT INTO tasks (title, created_at_ms) VALUES (?, ?) RETURNING {TASK_COLUMNS}"
+        ))
+        .bind(new.title.as_str())
+        .bind(now)
+        .fetch_one(&mut *self)
+        .await?;
+        let task = Task::try_from(row)?;
+        if let Some(key) = key {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (key, fingerprint, response, created_at_ms) \
+                 VALUES (?, ?, ?, ?)",
+            )
+            .bind(&key.key)
+            .bind(&key.fingerprint)
+            .bind(encode_task(&task)?)
+            .bind(now)
+            .execute(&mut *self)
+            .await?;
+        }
+        let event = numbering.record(TaskChange::Created(task.clone()));
+        Ok(Created::New(Changed {
+            value: task,
+            events: vec![event],
+        }))
+    }
+
+    /// Inserts a run of tasks without idempotency keys in one statement.
+    async fn create_many(
+        &mut self,
+        numbering: &mut Numbering,
+        run: &[&NewTask],
+        now: i64,
+    ) -> Result<Vec<Written>, StoreError> {
+        let titles: Vec<&str> = run.iter().map(|new| new.title.as_str()).collect();
+        let titles = serde_json::to_string(&titles)
+            .map_err(|e| StoreError::Corrupt(format!("cannot encode titles: {e}")))?;
+        // json_each yields the titles in order and AUTOINCREMENT numbers the rows as inserted,
+        // so the ids follow the run's order.
+        let rows: Vec<TaskRow> = sqlx::query_as(&format!(
+            "INSERT INTO tasks (title, created_at_ms) \
+             SELECT value, ? FROM json_each(?) ORDER BY key RETURNING {TASK_COLUMNS}"
+        ))
+        .bind(now)
+        .bind(titles)
+        .fetch_all(&mut *self)
+        .await?;
+        created(rows, numbering)
+    }
+
+    async fn update(
+        &mut self,
+        numbering: &mut Numbering,
+        id: TaskId,
+        patch: &TaskPatch,
+        expected: Option<&[i64]>,
+    ) -> Result<Guarded<Task>, StoreError> {
+        // COALESCE per column: the update touches only the fields it names, in one statement, so
+        // a concurrent update of the other field is never overwritten with a stale copy. The
+        // version check is part of the same statement, so it cannot race with another write.
+        let row: Option<TaskRow> = sqlx::query_as(&format!(
+            "UPDATE tasks SET title = COALESCE(?, title), done = COALESCE(?, done), \
+             version = version + 1 WHERE id = ? AND {VERSION_MATCHES} RETURNING {TASK_COLUMNS}"
+        ))
+        .bind(patch.title.as_ref().map(|t| t.as_str()))
+        .bind(patch.done)
+        .bind(id.0)
+        .bind(expected_json(expected))
+        .bind(expected_json(expected))
+        .fetch_optional(&mut *self)
+        .await?;
+        let Some(row) = row else {
+            return refusal(self, id).await;
+        };
+        let task = Task::try_from(row)?;
+        let event = numbering.record(TaskChange::Updated(task.clone()));
+        Ok(Guarded::Changed(Changed {
+            value: task,
+            events: vec![event],
+        }))
+    }
+
+    async fn delete(
+        &mut self,
+        numbering: &mut Numbering,
+        id: TaskId,
+        expected: Option<&[i64]>,
+    ) -> Result<Guarded<()>, StoreError> {
+        let deleted: Option<i64> = sqlx::query_scalar(&format!(
+            "DELETE FROM tasks WHERE id = ? AND {VERSION_MATCHES} RETURNING id"
+        ))
+        .bind(id.0)
+        .bind(expected_json(expected))
+        .bind(expected_json(expected))
+        .fetch_optional(&mut *self)
+        .await?;
+        if deleted.is_none() {
+            return refusal(self, id).await;
+        }
+        let event = numbering.record(TaskChange::Deleted(id));
+        Ok(Guarded::Changed(Changed {
+            value: (),
+            events: vec![event],
+        }))
+    }
+
+    async fn clear_done(&mut self, numbering: &mut Numbering) -> Result<Changed<u64>, StoreError> {
+        let mut ids: Vec<i64> = sqlx::query_scalar("DELETE FROM tasks WHERE done = 1 RETURNING id")
+            .fetch_all(&mut *self)
+            .await?;
+        ids.sort_unstable();
+        let events: Vec<TaskEvent> = ids
+            .into_iter()
+            .map(|id| numbering.record(TaskChange::Deleted(TaskId(id))))
+            .collect();
+        Ok(Changed {
+            value: events.len() as u64,
+            events,
+        })
     }
 }
 
@@ -288,33 +288,7 @@ impl TaskStore for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        let mut results = Vec::with_capacity(batch.len());
-        for step in steps(batch) {
-            let n = &mut numbering;
-            let write = match step {
-                Step::Creates(run) => {
-                    results.extend(Self::create_many(&mut tx, n, &run, now).await?);
-                    continue;
-                }
-                Step::One(write) => write,
-            };
-            results.push(match write {
-                Write::Create { new, key } => {
-                    Written::Created(Self::create(&mut tx, n, new, key.as_ref(), now).await?)
-                }
-                Write::Update {
-                    id,
-                    patch,
-                    expected,
-                } => Written::Updated(
-                    Self::update(&mut tx, n, *id, patch, expected.as_deref()).await?,
-                ),
-                Write::Delete { id, expected } => {
-                    Written::Deleted(Self::delete(&mut tx, n, *id, expected.as_deref()).await?)
-                }
-                Write::ClearDone => Written::Cleared(Self::clear_done(&mut tx, n).await?),
-            });
-        }
+        let results = apply(&mut *tx, batch, &mut numbering, now).await?;
         if numbering.head > before {
             self.append(&mut tx, before, &numbering).await?;
         }
