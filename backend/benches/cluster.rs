@@ -128,6 +128,7 @@ async fn coordinate(args: &[String]) -> anyhow::Result<()> {
         }
     }
     let connect_time = started.elapsed();
+    eprintln!("{clients} clients connected in {connect_time:.1?}; measuring");
     // Let every connection settle (hello sent, buffers at rest) before measuring.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let busy_kib: Vec<u64> = servers
@@ -160,6 +161,7 @@ async fn coordinate(args: &[String]) -> anyhow::Result<()> {
             }
         }
         fan_out.push(Duration::from_micros((last.saturating_sub(sent)) as u64));
+        eprintln!("round {}: {:.0?}", round + 1, fan_out[round]);
     }
     for child in &mut children {
         // Closing stdin tells a client process to leave.
