@@ -20,8 +20,7 @@ use crate::routes::{self, health, static_files};
 use crate::wire::{self, ConnectionWire, CountingListener};
 use crate::writes::Writes;
 use crate::ws::WsSettings;
-use crate::{AppState, ws};
-use crate::{follower, store};
+use crate::{AppState, follower, store, ws};
 
 /// How long shutdown waits for WebSocket connections to get their close frames out.
 const WEBSOCKET_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);

@@ -63,7 +63,7 @@ pub struct EventsQuery {
         (status = 200, description = "The event stream", content_type = "text/event-stream", body = String),
         (status = 400, description = "A bad `since` or `Last-Event-ID`",
          body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "At the connection limit, the database is unavailable; see Retry-After",
+        (status = 503, description = "At the connection limit, or the database is unavailable; see Retry-After",
          body = Problem, content_type = "application/problem+json",
          headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )

@@ -82,7 +82,7 @@ pub struct WsQuery {
          body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A browser page from a foreign origin",
          body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "At the connection limit, the database is unavailable (see Retry-After), or WebSockets are disabled",
+        (status = 503, description = "At the connection limit or the database is unavailable (see Retry-After), or WebSockets are disabled",
          body = Problem, content_type = "application/problem+json",
          headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
