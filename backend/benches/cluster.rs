@@ -161,7 +161,7 @@ async fn coordinate(args: &[String]) -> anyhow::Result<()> {
             }
         }
         fan_out.push(Duration::from_micros((last.saturating_sub(sent)) as u64));
-        eprintln!("round {}: {:.0?}", round + 1, fan_out[round]);
+        eprintln!("round {}: {:.2?}", round + 1, fan_out[round]);
     }
     for child in &mut children {
         // Closing stdin tells a client process to leave.
@@ -192,7 +192,7 @@ async fn coordinate(args: &[String]) -> anyhow::Result<()> {
         total as f64 / clients as f64
     );
     println!(
-        "  POST on one instance to the last client of all: median {:.0?}, best {:.0?}, worst {:.0?} ({rounds} rounds)",
+        "  POST on one instance to the last client of all: median {:.2?}, best {:.2?}, worst {:.2?} ({rounds} rounds)",
         fan_out[rounds / 2],
         fan_out[0],
         fan_out[rounds - 1]
@@ -212,9 +212,12 @@ async fn client(args: &[String]) -> anyhow::Result<()> {
         .map(str::to_owned)
         .collect();
     let (arrivals, mut arrived) = tokio::sync::mpsc::unbounded_channel::<(i64, u128)>();
-    let sockets: Vec<_> = stream::iter(first..first + count)
+    // Each connection starts reading at once: a socket left unread answers no pings, and the
+    // server rightly closes a peer that stays silent for --ws-timeout.
+    let connected: Vec<anyhow::Result<()>> = stream::iter(first..first + count)
         .map(|i| {
             let url = urls[i % urls.len()].clone();
+            let arrivals = arrivals.clone();
             async move {
                 let server: SocketAddr = url
                     .trim_start_matches("ws://")
@@ -225,28 +228,25 @@ async fn client(args: &[String]) -> anyhow::Result<()> {
                 socket.bind((source, 0).into())?;
                 let stream = socket.connect(server).await?;
                 let (socket, _) = tokio_tungstenite::client_async(url, stream).await?;
-                anyhow::Ok(socket)
+                tokio::spawn(async move {
+                    let (_, mut read) = socket.split();
+                    while let Some(Ok(message)) = read.next().await {
+                        if let Message::Text(text) = message
+                            && text.starts_with(r#"{"type":"task_created""#)
+                            && let Ok(shared::ServerMsg::TaskCreated { seq, .. }) =
+                                serde_json::from_str(&text)
+                        {
+                            let _ = arrivals.send((seq, now_micros()));
+                        }
+                    }
+                });
+                anyhow::Ok(())
             }
         })
         .buffer_unordered(128)
         .collect()
         .await;
-    for socket in sockets {
-        let socket = socket?;
-        let arrivals = arrivals.clone();
-        tokio::spawn(async move {
-            let (_, mut read) = socket.split();
-            while let Some(Ok(message)) = read.next().await {
-                if let Message::Text(text) = message
-                    && text.starts_with(r#"{"type":"task_created""#)
-                    && let Ok(shared::ServerMsg::TaskCreated { seq, .. }) =
-                        serde_json::from_str(&text)
-                {
-                    let _ = arrivals.send((seq, now_micros()));
-                }
-            }
-        });
-    }
+    connected.into_iter().collect::<anyhow::Result<()>>()?;
     println!("connected {count}");
     std::io::stdout().flush()?;
     let stdin_closed = tokio::task::spawn_blocking(|| {
