@@ -433,6 +433,35 @@ async fn apply(
     Ok(results)
 }
 
+/// A change of one task that succeeded: its event gets the next `seq`.
+fn changed<T>(value: T, change: TaskChange, numbering: &mut Numbering) -> Changed<T> {
+    Changed {
+        value,
+        events: vec![numbering.record(change)],
+    }
+}
+
+/// Why a guarded write changed nothing, from the task as it is now (if it still exists).
+fn refused<T>(current: Option<TaskRow>) -> Result<Guarded<T>, StoreError> {
+    Ok(match current {
+        Some(row) => Guarded::Stale(row.try_into()?),
+        None => Guarded::NotFound,
+    })
+}
+
+/// The tasks a "clear done" deleted, in id order, each with its event.
+fn cleared(mut ids: Vec<i64>, numbering: &mut Numbering) -> Changed<u64> {
+    ids.sort_unstable();
+    let events: Vec<TaskEvent> = ids
+        .into_iter()
+        .map(|id| numbering.record(TaskChange::Deleted(TaskId(id))))
+        .collect();
+    Changed {
+        value: events.len() as u64,
+        events,
+    }
+}
+
 /// Hands out consecutive `seq`s inside one write transaction, starting after the counter's head.
 #[derive(Debug)]
 struct Numbering {

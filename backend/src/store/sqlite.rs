@@ -14,7 +14,8 @@ use sqlx::{SqliteConnection, SqlitePool};
 use super::{
     Changed, Created, EventRow, Guarded, IDEMPOTENCY_TTL_MS, IdempotencyKey, ListQuery,
     MAIN_STREAM, Numbering, Page, Replay, StoreError, TASK_COLUMNS, TaskChange, TaskEvent, TaskRow,
-    TaskStore, Write, WriteOps, Written, apply, created, encode_task, page, replayed, trim_due,
+    TaskStore, Write, WriteOps, Written, apply, changed, cleared, created, encode_task, page,
+    refused, replayed, trim_due,
 };
 
 /// Tasks and their event log in a SQLite database file.
@@ -144,11 +145,8 @@ impl WriteOps for SqliteConnection {
             .execute(&mut *self)
             .await?;
         }
-        let event = numbering.record(TaskChange::Created(task.clone()));
-        Ok(Created::New(Changed {
-            value: task,
-            events: vec![event],
-        }))
+        let change = TaskChange::Created(task.clone());
+        Ok(Created::New(changed(task, change, numbering)))
     }
 
     /// Inserts a run of tasks without idempotency keys in one statement.
@@ -199,11 +197,8 @@ impl WriteOps for SqliteConnection {
             return refusal(self, id).await;
         };
         let task = Task::try_from(row)?;
-        let event = numbering.record(TaskChange::Updated(task.clone()));
-        Ok(Guarded::Changed(Changed {
-            value: task,
-            events: vec![event],
-        }))
+        let change = TaskChange::Updated(task.clone());
+        Ok(Guarded::Changed(changed(task, change, numbering)))
     }
 
     async fn delete(
@@ -223,26 +218,18 @@ impl WriteOps for SqliteConnection {
         if deleted.is_none() {
             return refusal(self, id).await;
         }
-        let event = numbering.record(TaskChange::Deleted(id));
-        Ok(Guarded::Changed(Changed {
-            value: (),
-            events: vec![event],
-        }))
+        Ok(Guarded::Changed(changed(
+            (),
+            TaskChange::Deleted(id),
+            numbering,
+        )))
     }
 
     async fn clear_done(&mut self, numbering: &mut Numbering) -> Result<Changed<u64>, StoreError> {
-        let mut ids: Vec<i64> = sqlx::query_scalar("DELETE FROM tasks WHERE done = 1 RETURNING id")
+        let ids = sqlx::query_scalar("DELETE FROM tasks WHERE done = 1 RETURNING id")
             .fetch_all(&mut *self)
             .await?;
-        ids.sort_unstable();
-        let events: Vec<TaskEvent> = ids
-            .into_iter()
-            .map(|id| numbering.record(TaskChange::Deleted(TaskId(id))))
-            .collect();
-        Ok(Changed {
-            value: events.len() as u64,
-            events,
-        })
+        Ok(cleared(ids, numbering))
     }
 }
 
@@ -253,10 +240,7 @@ async fn refusal<T>(conn: &mut SqliteConnection, id: TaskId) -> Result<Guarded<T
             .bind(id.0)
             .fetch_optional(&mut *conn)
             .await?;
-    Ok(match row {
-        Some(row) => Guarded::Stale(row.try_into()?),
-        None => Guarded::NotFound,
-    })
+    refused(row)
 }
 
 async fn head(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
