@@ -9,6 +9,7 @@
 
 mod cluster;
 mod command;
+mod compress;
 mod postgres;
 mod run;
 mod test;

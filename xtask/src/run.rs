@@ -28,28 +28,25 @@ pub fn run(server_args: Vec<String>) -> anyhow::Result<()> {
     )
 }
 
-/// `trunk build --release` into `dist/`.
+/// `trunk build --release` into `dist/`, then a Brotli and a gzip copy of each asset.
 pub fn build_front_end() -> anyhow::Result<()> {
-    run_command(crate::command::tool("trunk").args(["build", "--release"]))
+    run_command(crate::command::tool("trunk").args(["build", "--release"]))?;
+    crate::compress::precompress(&crate::command::workspace_root().join("dist"))
 }
 
-/// Prints the size of the built WebAssembly, raw and gzip-compressed (what a browser downloads).
+/// Prints the size of the built WebAssembly: raw, and as sent (Brotli, or gzip).
 fn report_bundle_size() -> anyhow::Result<()> {
-    use std::io::Write;
-
     let dist = crate::command::workspace_root().join("dist");
     for entry in std::fs::read_dir(&dist)? {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "wasm") {
             let bytes = std::fs::read(&path)?;
-            let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-            gzip.write_all(&bytes)?;
-            let compressed = gzip.finish()?.len();
             println!(
-                "\nfront end bundle {}: {:.1} KiB raw, {:.1} KiB gzip",
+                "\nfront end bundle {}: {:.1} KiB raw, {:.1} KiB gzip, {:.1} KiB Brotli (sent precompressed)",
                 path.file_name().unwrap_or_default().to_string_lossy(),
                 bytes.len() as f64 / 1024.0,
-                compressed as f64 / 1024.0
+                crate::compress::gzip(&bytes)?.len() as f64 / 1024.0,
+                crate::compress::brotli(&bytes)?.len() as f64 / 1024.0
             );
         }
     }

@@ -1,5 +1,9 @@
 //! The built front end: files from the static folder, `index.html` for client-side routes, and cache
 //! headers that let browsers keep hashed assets for a year while always revalidating the page.
+//!
+//! The build (`cargo xtask`) writes a Brotli (`.br`) and a gzip (`.gz`) copy beside each asset; the
+//! one the browser's `Accept-Encoding` prefers is sent, with `Vary: Accept-Encoding` so that caches
+//! keep the variants apart. A folder without them (`trunk serve`) is served as it is.
 
 use std::path::{Path, PathBuf};
 
@@ -20,7 +24,12 @@ pub fn router(dir: &Path) -> Router {
         async move { Ok::<_, std::convert::Infallible>(spa_fallback(index, request).await) }
     });
     Router::new()
-        .fallback_service(ServeDir::new(dir).fallback(spa_fallback))
+        .fallback_service(
+            ServeDir::new(dir)
+                .precompressed_br()
+                .precompressed_gzip()
+                .fallback(spa_fallback),
+        )
         .layer(middleware::from_fn(cache_headers))
 }
 
@@ -28,7 +37,10 @@ async fn spa_fallback(index: PathBuf, request: Request) -> Response {
     if looks_like_asset(request.uri().path()) {
         return (StatusCode::NOT_FOUND, "Not found").into_response();
     }
-    match ServeFile::new(index).oneshot(request).await {
+    let index = ServeFile::new(index)
+        .precompressed_br()
+        .precompressed_gzip();
+    match index.oneshot(request).await {
         Ok(response) => response.into_response(),
         Err(never) => match never {},
     }
@@ -44,9 +56,9 @@ async fn cache_headers(request: Request, next: Next) -> Response {
     let policy = cache_policy(request.uri().path());
     let mut response = next.run(request).await;
     if response.status().is_success() {
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     response
 }

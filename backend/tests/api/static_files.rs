@@ -1,6 +1,6 @@
 //! The front end at `/`, its cache headers, and `/healthz`.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_in};
 
 async fn assert_is_the_page(response: reqwest::Response) {
     let body = response.text().await.unwrap();
@@ -46,6 +46,51 @@ async fn wasm_is_served_as_application_wasm_and_hashed_assets_are_immutable() {
         response.headers()["cache-control"],
         "public, max-age=31536000, immutable"
     );
+}
+
+#[tokio::test]
+async fn an_asset_is_sent_in_the_precompressed_encoding_the_browser_prefers() {
+    let dir = tempfile::tempdir().unwrap();
+    let dist = dir.path().join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    let wasm = "frontend-0123456789abcdef_bg.wasm";
+    std::fs::write(dist.join(format!("{wasm}.br")), "the brotli copy").unwrap();
+    std::fs::write(dist.join(format!("{wasm}.gz")), "the gzip copy").unwrap();
+    let app = spawn_app_in(dir, |_| {}).await;
+    let fetch = |encodings: Option<&'static str>| {
+        let mut request = app.client.get(app.url(&format!("/{wasm}")));
+        if let Some(encodings) = encodings {
+            request = request.header("accept-encoding", encodings);
+        }
+        async move { request.send().await.unwrap() }
+    };
+
+    for (accepts, encoding, body) in [
+        (Some("gzip, deflate, br"), Some("br"), "the brotli copy"),
+        (Some("gzip"), Some("gzip"), "the gzip copy"),
+        (None, None, "\0asm\x01\0\0\0"),
+    ] {
+        let response = fetch(accepts).await;
+
+        assert_eq!(response.status(), 200, "{accepts:?}");
+        let headers = response.headers().clone();
+        assert_eq!(
+            headers.get("content-encoding").map(|v| v.to_str().unwrap()),
+            encoding,
+            "{accepts:?}"
+        );
+        assert_eq!(headers["content-type"], "application/wasm");
+        assert_eq!(headers["vary"], "accept-encoding");
+        assert_eq!(
+            headers["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(
+            response.bytes().await.unwrap(),
+            body.as_bytes(),
+            "{accepts:?}"
+        );
+    }
 }
 
 #[tokio::test]
