@@ -38,16 +38,16 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<()> {
         match self.command.unwrap_or(Command::Serve(self.serve)) {
             Command::Serve(config) => {
-                telemetry::init("info");
+                telemetry::init("info", config.log_format);
                 let app = Application::build(config).await?;
                 app.run_until(shutdown::signal()).await
             }
             Command::Watch(args) => {
-                telemetry::init("warn");
+                telemetry::init("warn", telemetry::LogFormat::Text);
                 client::watch::run(args).await
             }
             Command::Task(command) => {
-                telemetry::init("warn");
+                telemetry::init("warn", telemetry::LogFormat::Text);
                 client::tasks::run(command).await
             }
         }

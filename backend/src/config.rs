@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::store::DatabaseUrl;
+use crate::telemetry::LogFormat;
 
 const DEFAULT_WS_PING_INTERVAL_SECS: u64 = 20;
 const DEFAULT_WS_TIMEOUT_SECS: u64 = 60;
@@ -48,6 +49,10 @@ pub struct Config {
     /// How many of the newest task events are kept for clients that resume with `?since=`.
     #[arg(long, env = "TASKTICK_EVENT_RETENTION", default_value_t = DEFAULT_EVENT_RETENTION)]
     pub event_retention: NonZeroU32,
+    /// How the server writes its log: `text` for people, `json` (one object per line, with the
+    /// request id) for log collectors.
+    #[arg(long, env = "TASKTICK_LOG_FORMAT", value_enum, default_value_t)]
+    pub log_format: LogFormat,
     /// Refuse every WebSocket upgrade with 503, as a proxy that blocks WebSockets would (clients
     /// then use the event stream).
     #[arg(long, env = "TASKTICK_DISABLE_WEBSOCKET")]
@@ -67,6 +72,7 @@ impl Config {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             event_retention: DEFAULT_EVENT_RETENTION,
             disable_websocket: false,
+            log_format: LogFormat::Text,
         }
     }
 }

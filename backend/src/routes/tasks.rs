@@ -167,7 +167,7 @@ pub(crate) async fn tasks_list(
 )]
 /// `POST /api/tasks`: validates the title, stores the task, answers 201 with a `Location`. With an
 /// `Idempotency-Key`, a retry of the same request gets the first answer and creates nothing.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn tasks_create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -245,7 +245,7 @@ pub struct Cleared {
     )
 )]
 /// `DELETE /api/tasks?done=true`: deletes every done task and says how many.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn tasks_clear(
     State(state): State<AppState>,
     AppQuery(params): AppQuery<ClearParams>,
@@ -316,7 +316,7 @@ pub(crate) async fn tasks_get(
 )]
 /// `PATCH /api/tasks/{id}`: changes `title` and/or `done`, if `If-Match` (when sent) still names
 /// the task's version; answers with the updated task and its new `ETag`.
-#[tracing::instrument(skip_all, fields(id))]
+#[tracing::instrument(level = "debug", skip_all, fields(id))]
 pub(crate) async fn tasks_update(
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,
@@ -353,7 +353,7 @@ pub(crate) async fn tasks_update(
     )
 )]
 /// `DELETE /api/tasks/{id}`: answers 204, if `If-Match` (when sent) still names the version.
-#[tracing::instrument(skip_all, fields(id))]
+#[tracing::instrument(level = "debug", skip_all, fields(id))]
 pub(crate) async fn tasks_delete(
     State(state): State<AppState>,
     AppPath(id): AppPath<i64>,

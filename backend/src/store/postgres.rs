@@ -316,12 +316,12 @@ type PageRow = (
 
 #[async_trait]
 impl TaskStore for PgStore {
-    #[tracing::instrument(skip_all, fields(writes = batch.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(writes = batch.len()))]
     async fn write(&self, batch: &[Write]) -> Result<Vec<Written>, StoreError> {
         bounded(self.write_batch(batch)).await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
         // One statement, so the page and the head come from one snapshot.
         let rows: Vec<PageRow> = bounded(async {
@@ -355,7 +355,7 @@ impl TaskStore for PgStore {
         page(tasks, query.limit, seq)
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn get(&self, id: TaskId) -> Result<Option<Task>, StoreError> {
         let row: Option<TaskRow> = bounded(async {
             Ok(
@@ -379,7 +379,7 @@ impl TaskStore for PgStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn events_since(&self, since: i64, limit: u32) -> Result<Replay, StoreError> {
         bounded(async {
             let head = self.head().await?;

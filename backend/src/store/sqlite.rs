@@ -252,7 +252,7 @@ async fn head(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
 
 #[async_trait]
 impl TaskStore for SqliteStore {
-    #[tracing::instrument(skip_all, fields(writes = batch.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(writes = batch.len()))]
     async fn write(&self, batch: &[Write]) -> Result<Vec<Written>, StoreError> {
         let now = Utc::now().timestamp_millis();
         let mut tx = self.pool.begin().await?;
@@ -280,7 +280,7 @@ impl TaskStore for SqliteStore {
         Ok(results)
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
         // One read transaction: the page and the seq come from the same snapshot. Ordered by id,
         // which follows creation, so a cursor ("after id N") never skips or repeats a task even
@@ -301,7 +301,7 @@ impl TaskStore for SqliteStore {
         page(rows, query.limit, seq)
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn get(&self, id: TaskId) -> Result<Option<Task>, StoreError> {
         let row: Option<TaskRow> =
             sqlx::query_as(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?"))
@@ -316,7 +316,7 @@ impl TaskStore for SqliteStore {
         head(&mut conn).await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn events_since(&self, since: i64, limit: u32) -> Result<Replay, StoreError> {
         let mut tx = self.pool.begin().await?;
         let head = head(&mut tx).await?;

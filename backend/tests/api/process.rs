@@ -103,3 +103,39 @@ async fn with_no_subcommand_it_serves_with_settings_from_the_environment() {
     );
     server.kill_hard();
 }
+
+#[tokio::test]
+async fn json_logs_name_the_request_id_that_the_response_carries() {
+    let dir = tempfile::tempdir().unwrap();
+    let dist = write_fake_front_end(dir.path());
+    let database = dir.path().join("tasks.db");
+    let server = ServerProcess::start_with_env(&[
+        ("TASKTICK_ADDR", "127.0.0.1:0".as_ref()),
+        ("TASKTICK_DATABASE", database.as_os_str()),
+        ("TASKTICK_STATIC_DIR", dist.as_os_str()),
+        ("TASKTICK_LOG_FORMAT", "json".as_ref()),
+        ("RUST_LOG", "info,tower_http=debug".as_ref()),
+    ]);
+    let client = reqwest::Client::new();
+
+    let made_here = client.get(server.url("/api/tasks")).send().await.unwrap();
+    let from_proxy = client
+        .get(server.url("/api/tasks"))
+        .header("x-request-id", "from-the-proxy")
+        .send()
+        .await
+        .unwrap();
+
+    let id = made_here.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(id.len() >= 32, "{id}");
+    assert_eq!(from_proxy.headers()["x-request-id"], "from-the-proxy");
+    for id in [id.as_str(), "from-the-proxy"] {
+        let line = server.log_line_containing(id, Duration::from_secs(5));
+        let entry: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+        assert_eq!(entry["span"]["request_id"], id, "{line}");
+        assert_eq!(entry["span"]["path"], "/api/tasks", "{line}");
+    }
+}

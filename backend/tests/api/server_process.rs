@@ -12,6 +12,8 @@ use std::time::Duration;
 pub struct ServerProcess {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The server's log lines after the one naming its address.
+    log: mpsc::Receiver<String>,
 }
 
 impl ServerProcess {
@@ -40,8 +42,10 @@ impl ServerProcess {
     }
 
     fn spawn(mut command: Command) -> Self {
+        if !command.get_envs().any(|(name, _)| name == "RUST_LOG") {
+            command.env("RUST_LOG", "info");
+        }
         let mut child = command
-            .env("RUST_LOG", "info")
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -59,10 +63,27 @@ impl ServerProcess {
                 .recv_timeout(Duration::from_secs(30))
                 .expect("the server logs its address");
             if let Some((_, rest)) = line.split_once("listening on http://") {
-                break rest.trim().parse().expect("the logged address parses");
+                // The address ends the text line, or a JSON string.
+                let addr = rest.split(['"', ' ']).next().unwrap_or_default();
+                break addr.trim().parse().expect("the logged address parses");
             }
         };
-        Self { child, addr }
+        Self { child, addr, log }
+    }
+
+    /// The next log line containing `text`, waiting at most `patience`.
+    pub fn log_line_containing(&self, text: &str, patience: Duration) -> String {
+        let deadline = std::time::Instant::now() + patience;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = self
+                .log
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no log line containing {text:?} in time"));
+            if line.contains(text) {
+                return line;
+            }
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
