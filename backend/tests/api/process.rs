@@ -130,7 +130,7 @@ async fn json_logs_name_the_request_id_that_the_response_carries() {
         .to_str()
         .unwrap()
         .to_owned();
-    assert!(id.len() >= 32, "{id}");
+    assert!(!id.is_empty());
     assert_eq!(from_proxy.headers()["x-request-id"], "from-the-proxy");
     for id in [id.as_str(), "from-the-proxy"] {
         let line = server.log_line_containing(id, Duration::from_secs(5));
