@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
 use crate::helpers::{
     TestApp, WsClient, next_close, next_non_tick, next_server_msg, spawn_app, spawn_app_in,
-    spawn_app_with,
+    spawn_app_with, test_database,
 };
 
 /// Connects and reads the greeting; returns the socket and the head `seq` it announced.
@@ -95,6 +95,41 @@ async fn a_client_that_resumes_with_since_receives_exactly_what_it_missed_in_ord
     app.create_task("four").await;
     let next = next_non_tick(&mut resumed).await;
     assert_eq!((created_title(&next), next.seq()), ("four", Some(head + 4)));
+}
+
+#[tokio::test]
+async fn a_client_resumes_from_events_another_instance_wrote_before_this_one_published_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = test_database(dir.path()).await;
+    let app = spawn_app_in(dir, |_| {}).await;
+    // Another instance on the same database, as far as the store can tell.
+    let other = backend::store::open(&database, NonZeroU32::new(100).unwrap())
+        .await
+        .unwrap();
+    let create = |title: &str| backend::store::Write::Create {
+        new: shared::NewTask {
+            title: shared::TaskTitle::parse(title).unwrap(),
+        },
+        key: None,
+    };
+    other
+        .write(&[create("a"), create("b"), create("c")])
+        .await
+        .unwrap();
+
+    // At once: this instance may not have published them yet; the store has.
+    let mut resumed = app.connect_ws_since(1).await;
+
+    let hello = next_non_tick(&mut resumed).await;
+    assert!(
+        matches!(hello, ServerMsg::Hello { seq: 3, .. }),
+        "{hello:?}"
+    );
+    let replayed = [
+        next_non_tick(&mut resumed).await,
+        next_non_tick(&mut resumed).await,
+    ];
+    assert_eq!(replayed.map(|event| event.seq()), [Some(2), Some(3)]);
 }
 
 #[tokio::test]
