@@ -1,11 +1,12 @@
-//! The command line: `serve` (the default), and the console clients `watch` and `add`.
+//! The command line: `serve` (the default), the console clients (`watch`, the task commands,
+//! `login`) and the operator's `user add`.
 
 use clap::{Parser, Subcommand};
 
 use crate::client;
 use crate::config::Config;
 use crate::startup::Application;
-use crate::{shutdown, telemetry};
+use crate::{operator, shutdown, telemetry};
 
 /// tasktick: a shared task board over REST, with a live clock and task events over WebSocket.
 #[derive(Debug, Parser)]
@@ -31,6 +32,11 @@ enum Command {
     Watch(client::watch::WatchArgs),
     #[command(flatten)]
     Task(client::tasks::TaskCommand),
+    /// Sign in to a server and keep an access token for the console commands.
+    Login(client::login::LoginArgs),
+    /// Manage accounts on the database directly (for the first account, or closed sign-up).
+    #[command(subcommand)]
+    User(operator::UserCommand),
 }
 
 impl Cli {
@@ -45,6 +51,14 @@ impl Cli {
             Command::Watch(args) => {
                 telemetry::init("warn", telemetry::LogFormat::Text);
                 client::watch::run(args).await
+            }
+            Command::Login(args) => {
+                telemetry::init("warn", telemetry::LogFormat::Text);
+                client::login::run(args).await
+            }
+            Command::User(command) => {
+                telemetry::init("warn", telemetry::LogFormat::Text);
+                operator::run(command).await
             }
             Command::Task(command) => {
                 telemetry::init("warn", telemetry::LogFormat::Text);

@@ -1,17 +1,20 @@
 //! Server configuration: command-line flags, each also settable through a `TASKTICK_*` variable.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::auth::Signup;
 use crate::store::DatabaseUrl;
 use crate::telemetry::LogFormat;
 
 const DEFAULT_WS_PING_INTERVAL_SECS: u64 = 20;
 const DEFAULT_WS_TIMEOUT_SECS: u64 = 60;
 const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
+const DEFAULT_SIGN_IN_ATTEMPTS: u32 = 10;
+const DEFAULT_SIGN_IN_WINDOW_SECS: u64 = 15 * 60;
 const DEFAULT_EVENT_RETENTION: NonZeroU32 = NonZeroU32::new(10_000).unwrap();
 
 /// Everything `tasktick serve` needs to start.
@@ -53,6 +56,32 @@ pub struct Config {
     /// request id) for log collectors.
     #[arg(long, env = "TASKTICK_LOG_FORMAT", value_enum, default_value_t)]
     pub log_format: LogFormat,
+    /// Whether anyone may create an account on the page (`open`), or only the operator with
+    /// `tasktick user add` (`closed`).
+    #[arg(long, env = "TASKTICK_SIGNUP", value_enum, default_value_t)]
+    pub signup: Signup,
+    /// Mark the session cookie `Secure` (sent over HTTPS only): set it when users reach the server
+    /// through TLS, as behind a proxy that terminates it.
+    #[arg(long, env = "TASKTICK_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+    /// The address of a reverse proxy in front of this server; repeatable. For requests from it,
+    /// the client address is the last hop it appended to `X-Forwarded-For` (it is the socket's
+    /// address otherwise): the rate limits count per client, not per proxy.
+    #[arg(
+        long = "trusted-proxy",
+        env = "TASKTICK_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Sign-in attempts allowed per account and per client address within `--sign-in-window`
+    /// seconds; more are answered 429 until the window ends.
+    #[arg(long, env = "TASKTICK_SIGN_IN_ATTEMPTS", default_value_t = DEFAULT_SIGN_IN_ATTEMPTS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub sign_in_attempts: u32,
+    /// Length of a sign-in rate-limit window, in seconds.
+    #[arg(long, env = "TASKTICK_SIGN_IN_WINDOW", default_value_t = DEFAULT_SIGN_IN_WINDOW_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub sign_in_window: u64,
     /// Refuse every WebSocket upgrade with 503, as a proxy that blocks WebSockets would (clients
     /// then use the event stream).
     #[arg(long, env = "TASKTICK_DISABLE_WEBSOCKET")]
@@ -73,6 +102,11 @@ impl Config {
             event_retention: DEFAULT_EVENT_RETENTION,
             disable_websocket: false,
             log_format: LogFormat::Text,
+            signup: Signup::Open,
+            secure_cookies: false,
+            trusted_proxies: Vec::new(),
+            sign_in_attempts: DEFAULT_SIGN_IN_ATTEMPTS,
+            sign_in_window: DEFAULT_SIGN_IN_WINDOW_SECS,
         }
     }
 }

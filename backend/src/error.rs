@@ -22,6 +22,24 @@ pub enum AppError {
     /// 400: a plain request reached an endpoint that only speaks WebSocket.
     #[error("This endpoint speaks WebSocket only: {0}. Connect with a WebSocket client.")]
     NotWebSocket(String),
+    /// 401: the request carries no valid session cookie or access token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: signed in, but the role on this board does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 403: `--signup closed`; accounts are made with `tasktick user add`.
+    #[error("This server does not take new sign-ups. Ask its operator for an account.")]
+    SignupClosed,
+    /// 403: a cookie-authenticated change sent by a page of another site (request forgery).
+    #[error("Changes are accepted only from this site's own pages; this one came from {0}.")]
+    CrossSiteRequest(String),
+    /// 409: the request conflicts with what exists (a taken username, the last owner).
+    #[error("{0}")]
+    Conflict(String),
+    /// 429: too many attempts; try again after `retry_after_secs`.
+    #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
+    TooManyRequests { retry_after_secs: u32 },
     /// 403: a browser page from another site tried to open a WebSocket.
     #[error("WebSocket connections from the origin {0} are not allowed.")]
     ForbiddenOrigin(String),
@@ -97,6 +115,16 @@ impl From<TitleError> for AppError {
     }
 }
 
+impl AppError {
+    /// 400 for one field that breaks its rule.
+    pub fn field(field: &str, rule: shared::FieldRule) -> Self {
+        Self::Validation(vec![FieldError {
+            field: field.into(),
+            message: rule.to_string(),
+        }])
+    }
+}
+
 impl From<PatchError> for AppError {
     fn from(error: PatchError) -> Self {
         match error {
@@ -117,7 +145,13 @@ impl AppError {
                 StatusCode::BAD_REQUEST
             }
             Self::NotWebSocket(_) => StatusCode::BAD_REQUEST,
-            Self::ForbiddenOrigin(_) => StatusCode::FORBIDDEN,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_)
+            | Self::SignupClosed
+            | Self::CrossSiteRequest(_)
+            | Self::ForbiddenOrigin(_) => StatusCode::FORBIDDEN,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
@@ -138,6 +172,12 @@ impl AppError {
             Self::MalformedBody(_) => "/problems/malformed-body",
             Self::BadRequest(_) => "/problems/bad-request",
             Self::NotWebSocket(_) => "/problems/websocket-required",
+            Self::Unauthorized(_) => "/problems/unauthorized",
+            Self::Forbidden(_) => "/problems/forbidden",
+            Self::SignupClosed => "/problems/signup-closed",
+            Self::CrossSiteRequest(_) => "/problems/cross-site-request",
+            Self::Conflict(_) => "/problems/conflict",
+            Self::TooManyRequests { .. } => "/problems/too-many-requests",
             Self::ForbiddenOrigin(_) => "/problems/forbidden-origin",
             Self::NotFound(_) => "/problems/not-found",
             Self::MethodNotAllowed(_) => "/problems/method-not-allowed",
@@ -188,12 +228,20 @@ impl IntoResponse for AppError {
             HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
         );
         let retry_after = match self {
-            Self::Overloaded { retry_after_secs } => Some(retry_after_secs),
+            Self::Overloaded { retry_after_secs } | Self::TooManyRequests { retry_after_secs } => {
+                Some(retry_after_secs)
+            }
             Self::StoreUnavailable(_) => Some(STORE_RETRY_AFTER_SECS),
             _ => None,
         };
         if let Some(seconds) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"tasktick\""),
+            );
         }
         response
     }

@@ -6,6 +6,7 @@
 //! `follower` reads the event log back and publishes it to live connections through `events`. `client` holds the console clients. `wire` counts
 //! bytes per connection for the transport lab (`lab`).
 
+pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod conditional;
@@ -14,7 +15,10 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod follower;
+pub mod janitor;
 pub mod lab;
+pub mod operator;
+pub mod origin;
 pub mod routes;
 pub mod shutdown;
 pub mod startup;

@@ -16,6 +16,7 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
+use crate::auth::{AuthSettings, RateLimit};
 use crate::config::Config;
 use crate::events::{BROADCAST_CAPACITY, EventHub};
 use crate::lab::LabRegistry;
@@ -23,7 +24,7 @@ use crate::routes::{self, health, static_files};
 use crate::wire::{self, ConnectionWire, CountingListener};
 use crate::writes::Writes;
 use crate::ws::WsSettings;
-use crate::{AppState, follower, store, ws};
+use crate::{AppState, follower, janitor, store, ws};
 
 /// How long shutdown waits for WebSocket connections to get their close frames out.
 const WEBSOCKET_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -31,7 +32,7 @@ const WEBSOCKET_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// The whole HTTP surface: `/api`, `/ws`, `/healthz`, and the front end in `static_dir` at `/`.
 pub fn app(state: AppState, static_dir: &std::path::Path) -> Router {
     Router::new()
-        .nest(shared::API_PREFIX, routes::api_router())
+        .nest(shared::API_PREFIX, routes::api_router(state.clone()))
         .merge(ws::router())
         .merge(health::router())
         .with_state(state)
@@ -139,8 +140,18 @@ impl Application {
                 allowed_origins: config.allowed_origins.clone(),
                 disabled: config.disable_websocket,
             }),
+            auth: Arc::new(AuthSettings::new(
+                config.signup,
+                config.secure_cookies,
+                config.trusted_proxies.clone(),
+                RateLimit {
+                    attempts: config.sign_in_attempts,
+                    window: Duration::from_secs(config.sign_in_window),
+                },
+            )),
             lab: Arc::new(LabRegistry::default()),
         };
+        janitor::spawn(state.store.clone(), state.shutdown.clone());
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.addr))?;

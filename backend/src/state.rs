@@ -8,7 +8,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::events::EventHub;
 use crate::lab::LabRegistry;
-use crate::store::TaskStore;
+use crate::store::Store;
 use crate::writes::Writes;
 use crate::ws::WsSettings;
 use crate::ws::clock::TickFeed;
@@ -17,7 +17,7 @@ use crate::ws::clock::TickFeed;
 #[derive(Clone)]
 pub struct AppState {
     /// Where tasks live (SQLite or PostgreSQL); handlers read from it directly.
-    pub store: Arc<dyn TaskStore>,
+    pub store: Arc<dyn Store>,
     /// The one way to change tasks: group commit, then the follower publishes.
     pub writes: Writes,
     /// Task events on their way to every live connection (published by the follower).
@@ -31,6 +31,8 @@ pub struct AppState {
     /// One permit per open WebSocket, up to `--max-connections`.
     pub connection_permits: Arc<Semaphore>,
     pub ws: Arc<WsSettings>,
+    /// Sign-up, cookies, proxies and the sign-in rate limits.
+    pub auth: crate::auth::Auth,
     /// Byte meters of the transport lab's runs.
     pub lab: Arc<LabRegistry>,
 }

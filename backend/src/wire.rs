@@ -101,13 +101,13 @@ impl Wire {
     }
 }
 
-/// The connection's [`Wire`], as connect info and as a request extension.
+/// The connection's [`Wire`] and its peer's address, as connect info and as a request extension.
 #[derive(Debug, Clone)]
-pub struct ConnectionWire(pub Arc<Wire>);
+pub struct ConnectionWire(pub Arc<Wire>, pub SocketAddr);
 
 impl Connected<IncomingStream<'_, CountingListener>> for ConnectionWire {
     fn connect_info(stream: IncomingStream<'_, CountingListener>) -> Self {
-        Self(stream.io().wire.clone())
+        Self(stream.io().wire.clone(), *stream.remote_addr())
     }
 }
 

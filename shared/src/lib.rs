@@ -1,16 +1,21 @@
 //! Wire types and rules shared by the tasktick server and its browser client.
 //!
 //! Everything that crosses the network is defined here once: the REST request and response bodies
-//! ([`task`]), the one error body ([`problem`]), the WebSocket messages ([`ws`]) and the transport
+//! ([`task`]), accounts, boards and members ([`account`]), the one error body ([`problem`]), the WebSocket messages ([`ws`]) and the transport
 //! lab's readings ([`lab`]). The validation
 //! rules live here too, so the browser refuses exactly what the server would refuse, before sending.
 //! This crate depends on serde (and chrono for timestamps) only: no HTTP, web or async framework.
 
+pub mod account;
 pub mod lab;
 pub mod problem;
 pub mod task;
 pub mod ws;
 
+pub use account::{
+    Account, Board, BoardFields, BoardId, Credentials, FieldRule, IssuedToken, Member, MemberRole,
+    Name, NewMember, Password, Role, TokenFields, TokenId, TokenInfo, UserId, Username,
+};
 pub use lab::{CLOCK_PATH, ClockReading, LabReport, LabRun, LaneReport, Transport};
 pub use problem::{FieldError, Problem};
 pub use task::{
@@ -22,6 +27,16 @@ pub use ws::{ClientMsg, ServerMsg};
 pub const API_PREFIX: &str = "/api";
 /// Path of the task collection.
 pub const TASKS_PATH: &str = "/api/tasks";
+/// Path of sign-up (`POST`).
+pub const ACCOUNTS_PATH: &str = "/api/accounts";
+/// Path of the browser session: sign in (`POST`), who am I (`GET`), sign out (`DELETE`).
+pub const SESSION_PATH: &str = "/api/session";
+/// Path of the personal access tokens.
+pub const TOKENS_PATH: &str = "/api/tokens";
+/// Path of the board collection.
+pub const BOARDS_PATH: &str = "/api/boards";
+/// Name of the cookie that carries a browser session.
+pub const SESSION_COOKIE: &str = "tasktick_session";
 /// Path of the live feed as Server-Sent Events.
 pub const EVENTS_PATH: &str = "/api/events";
 /// Path of the WebSocket endpoint.

@@ -72,7 +72,11 @@ pub fn run_all() -> anyhow::Result<()> {
             "--skip",
             "store::",
             "--skip",
+            "store_accounts::",
+            "--skip",
             "cluster::",
+            "--skip",
+            "operator::",
         ]))
         .env("TASKTICK_TEST_STORE", "postgres"))?;
     run(cargo()

@@ -13,10 +13,20 @@ pub struct RestClient {
 }
 
 impl RestClient {
+    /// A client for `base`, with the access token `tasktick login` kept for it (if any).
     pub fn new(base: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = super::login::token_for(base)
+            && let Ok(value) = format!("Bearer {token}").parse()
+        {
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
         Self {
             base: base.trim_end_matches('/').to_owned(),
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()
+                .unwrap_or_default(),
         }
     }
 

@@ -1,5 +1,7 @@
 //! HTTP routes. Each resource module owns its `router()`; [`api_router`] merges them under `/api`.
 
+pub mod accounts;
+pub mod boards;
 pub mod clock;
 pub mod events;
 pub mod health;
@@ -7,6 +9,7 @@ pub mod lab;
 pub mod openapi;
 pub mod static_files;
 pub mod tasks;
+pub mod tokens;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, OriginalUri, Request};
@@ -17,10 +20,14 @@ use axum::response::{IntoResponse, Response};
 use crate::{AppError, AppState};
 
 /// Everything under `/api`, with the body limit from `shared` and problem details for unknown paths
-/// (which must not fall through to the front end's `index.html`) and unsupported methods.
-pub fn api_router() -> Router<AppState> {
+/// (which must not fall through to the front end's `index.html`) and unsupported methods, and
+/// forged cross-site changes refused before any handler runs.
+pub fn api_router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(tasks::router())
+        .merge(accounts::router())
+        .merge(tokens::router())
+        .merge(boards::router())
         .merge(openapi::router())
         .merge(events::router())
         .merge(clock::router())
@@ -28,6 +35,10 @@ pub fn api_router() -> Router<AppState> {
         .fallback(api_not_found)
         .layer(DefaultBodyLimit::max(shared::MAX_BODY_BYTES))
         .layer(middleware::from_fn(method_not_allowed_as_problem))
+        .layer(middleware::from_fn_with_state(
+            state,
+            crate::origin::refuse_forged,
+        ))
 }
 
 /// axum answers an unsupported method with an empty 405; give it the same problem body as every

@@ -8,12 +8,13 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use shared::{
-    ClientMsg, ClockReading, CreateTask, FieldError, LabReport, LaneReport, Problem, ServerMsg,
-    Task, UpdateTask,
+    Account, Board, BoardFields, ClientMsg, ClockReading, CreateTask, Credentials, FieldError,
+    IssuedToken, LabReport, LaneReport, Member, MemberRole, NewMember, Problem, Role, ServerMsg,
+    Task, TokenFields, TokenInfo, UpdateTask,
 };
 use utoipa::OpenApi;
 
-use super::{clock, events, health, lab, tasks};
+use super::{accounts, boards, clock, events, health, lab, tasks, tokens};
 use crate::{AppState, ws};
 
 /// The contract of the whole HTTP surface.
@@ -31,6 +32,22 @@ use crate::{AppState, ws};
         tasks::tasks_get,
         tasks::tasks_update,
         tasks::tasks_delete,
+        accounts::accounts_create,
+        accounts::session_create,
+        accounts::session_read,
+        accounts::session_delete,
+        tokens::tokens_list,
+        tokens::tokens_create,
+        tokens::tokens_delete,
+        boards::boards_list,
+        boards::boards_create,
+        boards::boards_get,
+        boards::boards_update,
+        boards::boards_delete,
+        boards::members_list,
+        boards::members_add,
+        boards::members_update,
+        boards::members_remove,
         events::events_stream,
         clock::clock_read,
         lab::lab_report,
@@ -39,10 +56,13 @@ use crate::{AppState, ws};
     ),
     components(schemas(
         Task, CreateTask, UpdateTask, Problem, FieldError, ServerMsg, ClientMsg, tasks::Cleared,
-        ClockReading, LabReport, LaneReport
+        ClockReading, LabReport, LaneReport, Credentials, Account, Board, BoardFields, Member,
+        NewMember, MemberRole, Role, TokenInfo, TokenFields, IssuedToken
     )),
     tags(
         (name = "tasks", description = "The task collection"),
+        (name = "accounts", description = "Sign-up, sign-in, sessions and personal access tokens"),
+        (name = "boards", description = "Boards and their members"),
         (name = "live", description = "Clock ticks and task events: WebSocket, Server-Sent Events, or polled"),
         (name = "lab", description = "The transport lab: bytes on the wire per transport"),
         (name = "operations", description = "Probes"),

@@ -14,6 +14,7 @@
 //! SQLite ([`sqlite::SqliteStore`]) is the embedded default; [`postgres::PgStore`] serves many
 //! instances. [`open`] picks one from a [`DatabaseUrl`].
 
+pub mod accounts;
 pub mod postgres;
 pub mod sqlite;
 mod url;
@@ -26,7 +27,26 @@ use shared::{NewTask, ServerMsg, Task, TaskId, TaskPatch};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+pub use accounts::AccountStore;
+use accounts::account_store;
 pub use url::DatabaseUrl;
+
+/// The longest any store call may take before it is answered as unavailable.
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs one store call within [`CALL_TIMEOUT`].
+pub(crate) async fn bounded<T>(
+    call: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(CALL_TIMEOUT, call)
+        .await
+        .unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(format!(
+                "no answer within {} s",
+                CALL_TIMEOUT.as_secs()
+            )))
+        })
+}
 
 /// The one event stream today (every task belongs to it); the `streams` counter is keyed by it.
 pub const MAIN_STREAM: i64 = 1;
@@ -574,10 +594,13 @@ pub trait TaskStore: Send + Sync + 'static {
 }
 
 /// Opens (creating and migrating as needed) the store at `url`.
-pub async fn open(
-    url: &DatabaseUrl,
-    retention: NonZeroU32,
-) -> Result<Arc<dyn TaskStore>, StoreError> {
+/// A whole store: tasks and their events, accounts and boards. Parts of the server that need only
+/// one side take that trait (a `Arc<dyn Store>` coerces to either).
+pub trait Store: TaskStore + AccountStore {}
+
+impl<T: TaskStore + AccountStore> Store for T {}
+
+pub async fn open(url: &DatabaseUrl, retention: NonZeroU32) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match url {
         DatabaseUrl::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(path, retention).await?),
         DatabaseUrl::Postgres(url) => Arc::new(postgres::PgStore::open(url, retention).await?),

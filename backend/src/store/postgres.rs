@@ -10,7 +10,6 @@
 //! Every call is bounded by [`CALL_TIMEOUT`], so a database that went away is answered with
 //! [`StoreError::Unavailable`] (503) within seconds instead of hanging a request.
 
-use std::future::Future;
 use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -25,16 +24,14 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Changed, Created, EventRow, Guarded, IDEMPOTENCY_TTL_MS, IdempotencyKey, ListQuery,
-    MAIN_STREAM, Numbering, Page, Replay, StoreError, TASK_COLUMNS, TaskChange, TaskEvent, TaskRow,
-    TaskStore, Write, WriteOps, Written, apply, changed, cleared, created, encode_task, page,
-    refused, replayed, trim_due,
+    CALL_TIMEOUT, Changed, Created, EventRow, Guarded, IDEMPOTENCY_TTL_MS, IdempotencyKey,
+    ListQuery, MAIN_STREAM, Numbering, Page, Replay, StoreError, TASK_COLUMNS, TaskChange,
+    TaskEvent, TaskRow, TaskStore, Write, WriteOps, Written, account_store, apply, bounded,
+    changed, cleared, created, encode_task, page, refused, replayed, trim_due,
 };
 
 /// The channel writers notify after a commit; the payload is the new head.
 const CHANNEL: &str = "tasktick_events";
-/// The longest any store call may take before it is answered as unavailable.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to wait for a pooled connection (part of [`CALL_TIMEOUT`]).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// A listening connection that heard nothing for this long proves it is alive with a query.
@@ -53,18 +50,6 @@ pub struct PgStore {
     pool: PgPool,
     retention: NonZeroU32,
     identity: String,
-}
-
-/// Runs one store call within [`CALL_TIMEOUT`].
-async fn bounded<T>(call: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
-    tokio::time::timeout(CALL_TIMEOUT, call)
-        .await
-        .unwrap_or_else(|_| {
-            Err(StoreError::Unavailable(format!(
-                "no answer within {} s",
-                CALL_TIMEOUT.as_secs()
-            )))
-        })
 }
 
 impl PgStore {
@@ -468,3 +453,5 @@ async fn listen(pool: PgPool, wake: Arc<Notify>) {
         tokio::time::sleep(RELISTEN_DELAY).await;
     }
 }
+
+account_store!(PgStore);

@@ -14,8 +14,8 @@ use sqlx::{SqliteConnection, SqlitePool};
 use super::{
     Changed, Created, EventRow, Guarded, IDEMPOTENCY_TTL_MS, IdempotencyKey, ListQuery,
     MAIN_STREAM, Numbering, Page, Replay, StoreError, TASK_COLUMNS, TaskChange, TaskEvent, TaskRow,
-    TaskStore, Write, WriteOps, Written, apply, changed, cleared, created, encode_task, page,
-    refused, replayed, trim_due,
+    TaskStore, Write, WriteOps, Written, account_store, apply, bounded, changed, cleared, created,
+    encode_task, page, refused, replayed, trim_due,
 };
 
 /// Tasks and their event log in a SQLite database file.
@@ -418,3 +418,5 @@ mod tests {
         assert_eq!(store.head().await.unwrap(), 4);
     }
 }
+
+account_store!(SqliteStore);

@@ -10,7 +10,6 @@ use axum::Router;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{Extension, Query, State};
 use axum::http::HeaderMap;
-use axum::http::header::{HOST, ORIGIN};
 use axum::response::Response;
 use axum::routing::get;
 use futures_util::StreamExt;
@@ -104,7 +103,7 @@ pub(crate) async fn ws_upgrade(
     let Query(query) = query.map_err(|rejection| {
         AppError::BadRequest(format!("The query is not valid: {}", rejection.body_text()))
     })?;
-    check_origin(&headers, &state.ws.allowed_origins)?;
+    crate::origin::check(&headers, &state.ws.allowed_origins).map_err(AppError::ForbiddenOrigin)?;
     let permit = acquire_permit(&state)?;
     state
         .lab
@@ -198,63 +197,4 @@ pub(crate) async fn prelude(
             (vec![hello(head), resync], head)
         }
     })
-}
-
-/// Refuses a browser page from a foreign site (cross-site WebSocket hijacking). Allowed: no
-/// `Origin` (not a browser), the server's own origin, and the configured ones.
-fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), AppError> {
-    let Some(origin) = headers.get(ORIGIN) else {
-        return Ok(());
-    };
-    let origin = origin.to_str().unwrap_or_default();
-    let own_host = headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    let same_site = ["http://", "https://"]
-        .iter()
-        .any(|scheme| origin.strip_prefix(scheme) == Some(own_host) && !own_host.is_empty());
-    let listed = allowed
-        .iter()
-        .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin));
-    if same_site || listed {
-        Ok(())
-    } else {
-        Err(AppError::ForbiddenOrigin(origin.to_owned()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::http::HeaderValue;
-
-    use super::*;
-
-    fn headers(origin: Option<&'static str>, host: &'static str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(HOST, HeaderValue::from_static(host));
-        if let Some(origin) = origin {
-            headers.insert(ORIGIN, HeaderValue::from_static(origin));
-        }
-        headers
-    }
-
-    #[test]
-    fn a_client_without_an_origin_or_from_the_same_origin_is_allowed() {
-        assert!(check_origin(&headers(None, "a.test:3000"), &[]).is_ok());
-        assert!(check_origin(&headers(Some("http://a.test:3000"), "a.test:3000"), &[]).is_ok());
-        assert!(check_origin(&headers(Some("https://a.test"), "a.test"), &[]).is_ok());
-    }
-
-    #[test]
-    fn a_foreign_origin_is_refused_unless_listed() {
-        let foreign = headers(Some("http://evil.test"), "a.test:3000");
-        assert!(matches!(
-            check_origin(&foreign, &[]),
-            Err(AppError::ForbiddenOrigin(_))
-        ));
-        assert!(check_origin(&foreign, &["http://evil.test/".into()]).is_ok());
-        let other_port = headers(Some("http://a.test:4000"), "a.test:3000");
-        assert!(check_origin(&other_port, &[]).is_err());
-    }
 }

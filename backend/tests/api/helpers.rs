@@ -16,6 +16,39 @@ use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+/// The password every test account has.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A signed-up account and its session cookie's value.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub account: shared::Account,
+    pub cookie: String,
+}
+
+/// The value of the session cookie a response sets, if it sets one (empty when it removes it).
+pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    set_cookie(response).map(|header| {
+        header
+            .split(';')
+            .next()
+            .and_then(|pair| pair.split_once('='))
+            .map(|(_, value)| value.to_owned())
+            .unwrap_or_default()
+    })
+}
+
+/// The whole `Set-Cookie` header of the session cookie, attributes included.
+pub fn set_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with(&format!("{}=", shared::SESSION_COOKIE)))
+        .map(str::to_owned)
+}
+
 /// A WebSocket client connection as the tests use it.
 pub type WsClient = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -195,6 +228,42 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Signs up `username` (password [`PASSWORD`]) and keeps the session cookie.
+    pub async fn sign_up(&self, username: &str) -> User {
+        let response = self
+            .client
+            .post(self.url(shared::ACCOUNTS_PATH))
+            .json(&serde_json::json!({ "username": username, "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "sign-up of {username}");
+        let cookie = session_cookie(&response).expect("sign-up sets the session cookie");
+        User {
+            account: response.json().await.unwrap(),
+            cookie,
+        }
+    }
+
+    /// A request as `user` would send it from this server's page: the session cookie, and the
+    /// page's own `Origin` on changes.
+    pub fn as_user(
+        &self,
+        user: &User,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        let request = self.client.request(method.clone(), self.url(path)).header(
+            "cookie",
+            format!("{}={}", shared::SESSION_COOKIE, user.cookie),
+        );
+        if method == reqwest::Method::GET {
+            request
+        } else {
+            request.header("origin", format!("http://{}", self.addr))
+        }
     }
 
     /// Stops the server as SIGTERM would, waits for it to finish, and hands back its folder.

@@ -2,6 +2,8 @@
 //! `TASKTICK_TEST_STORE=postgres`, a fresh PostgreSQL database), driven over HTTP and WebSocket like
 //! any client would. `store` checks both stores against the `TaskStore` contract.
 
+mod accounts;
+mod boards;
 mod cluster;
 mod console;
 mod contract;
@@ -9,12 +11,15 @@ mod helpers;
 mod hostile;
 mod lab;
 mod live;
+mod operator;
 mod postgres;
 mod process;
 mod rest;
 mod server_process;
 mod sse;
 mod static_files;
+#[macro_use]
 mod store;
+mod store_accounts;
 mod tasks;
 mod ws;

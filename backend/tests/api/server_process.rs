@@ -73,15 +73,26 @@ impl ServerProcess {
 
     /// The next log line containing `text`, waiting at most `patience`.
     pub fn log_line_containing(&self, text: &str, patience: Duration) -> String {
+        self.log_lines_until(text, patience)
+            .pop()
+            .expect("the matching line is last")
+    }
+
+    /// Every log line up to and including the next one containing `text`, waiting at most
+    /// `patience`.
+    pub fn log_lines_until(&self, text: &str, patience: Duration) -> Vec<String> {
         let deadline = std::time::Instant::now() + patience;
+        let mut lines = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             let line = self
                 .log
                 .recv_timeout(left)
                 .unwrap_or_else(|_| panic!("no log line containing {text:?} in time"));
-            if line.contains(text) {
-                return line;
+            let found = line.contains(text);
+            lines.push(line);
+            if found {
+                return lines;
             }
         }
     }

@@ -5,22 +5,22 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use backend::store::{
-    self, Created, DatabaseUrl, Guarded, IdempotencyKey, ListQuery, Replay, TaskChange, TaskEvent,
-    TaskStore, Write, Written,
+    self, Created, DatabaseUrl, Guarded, IdempotencyKey, ListQuery, Replay, Store, TaskChange,
+    TaskEvent, TaskStore, Write, Written,
 };
 use shared::{NewTask, Task, TaskId, TaskPatch, TaskTitle};
 use sqlx::{Connection, Executor};
 use tempfile::TempDir;
 
 #[derive(Clone, Copy)]
-enum Kind {
+pub(crate) enum Kind {
     Sqlite,
     Postgres,
 }
 
 /// A store on a fresh database, and how to open it again.
-struct Opened {
-    store: Arc<dyn TaskStore>,
+pub(crate) struct Opened {
+    pub(crate) store: Arc<dyn Store>,
     url: DatabaseUrl,
     retention: NonZeroU32,
     _dir: TempDir,
@@ -28,7 +28,7 @@ struct Opened {
 
 const RETENTION: u32 = 1000;
 
-async fn open(kind: Kind) -> Opened {
+pub(crate) async fn open(kind: Kind) -> Opened {
     open_with(kind, RETENTION).await
 }
 
@@ -49,7 +49,7 @@ async fn open_with(kind: Kind, retention: u32) -> Opened {
 
 impl Opened {
     /// Another handle on the same database: another process, as far as the database can tell.
-    async fn reopen(&self) -> Arc<dyn TaskStore> {
+    pub(crate) async fn reopen(&self) -> Arc<dyn Store> {
         store::open(&self.url, self.retention).await.unwrap()
     }
 
@@ -521,7 +521,7 @@ async fn concurrent_writers_in_two_processes_get_gap_free_seqs_in_commit_order(k
     assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
 }
 
-/// Each behaviour above, once per store.
+/// Each behaviour above, once per store (also used by `store_accounts`).
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
