@@ -20,6 +20,7 @@ pub mod lab;
 pub mod operator;
 pub mod origin;
 pub mod routes;
+pub mod security;
 pub mod shutdown;
 pub mod startup;
 pub mod state;

@@ -24,20 +24,26 @@ use crate::routes::{self, health, static_files};
 use crate::wire::{self, ConnectionWire, CountingListener};
 use crate::writes::Writes;
 use crate::ws::WsSettings;
-use crate::{AppState, follower, janitor, store, ws};
+use crate::{AppState, follower, janitor, security, store, ws};
 
 /// How long shutdown waits for WebSocket connections to get their close frames out.
 const WEBSOCKET_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The whole HTTP surface: `/api`, `/ws`, `/healthz`, and the front end in `static_dir` at `/`.
 pub fn app(state: AppState, static_dir: &std::path::Path) -> Router {
-    Router::new()
+    let router = Router::new()
         .nest(shared::API_PREFIX, routes::api_router(state.clone()))
         .merge(ws::router())
         .merge(health::router())
         .with_state(state)
         .fallback_service(static_files::router(static_dir))
-        .layer(middleware::from_fn(wire::track_requests))
+        .layer(middleware::from_fn(wire::track_requests));
+    let [nosniff, referrer, frames, policy] = security::layers();
+    router
+        .layer(nosniff)
+        .layer(referrer)
+        .layer(frames)
+        .layer(policy)
         // Every request gets an id (or keeps the proxy's `x-request-id`), its span carries it, so
         // every log line of the request names it, and the response echoes it.
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -68,7 +68,10 @@ impl fmt::Display for FieldRule {
             ),
             Self::NameEmpty => write!(f, "Enter a name: it cannot be empty or only spaces."),
             Self::NameTooLong { chars, max } => {
-                write!(f, "Shorten the name to at most {max} characters (it has {chars}).")
+                write!(
+                    f,
+                    "Shorten the name to at most {max} characters (it has {chars})."
+                )
             }
             Self::NameControlCharacter => write!(
                 f,
@@ -206,7 +209,10 @@ impl Role {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{2,31}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{2,31}$")
+    )]
     pub username: String,
     #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 256))]
     pub password: String,
@@ -266,7 +272,10 @@ pub struct Member {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{2,31}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{2,31}$")
+    )]
     pub username: String,
     pub role: Role,
 }

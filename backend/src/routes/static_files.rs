@@ -23,6 +23,7 @@ pub fn router(dir: &Path) -> Router {
         let index = index.clone();
         async move { Ok::<_, std::convert::Infallible>(spa_fallback(index, request).await) }
     });
+    let index = dir.join("index.html");
     Router::new()
         .fallback_service(
             ServeDir::new(dir)
@@ -31,6 +32,29 @@ pub fn router(dir: &Path) -> Router {
                 .fallback(spa_fallback),
         )
         .layer(middleware::from_fn(cache_headers))
+        .layer(middleware::from_fn(move |request, next| {
+            page_policy(index.clone(), request, next)
+        }))
+}
+
+/// The page's Content-Security-Policy on every HTML response: it names the hashes of the page's
+/// inline scripts (trunk's loader), read from `index.html` as it is now, since `trunk serve`
+/// rewrites it on every build.
+async fn page_policy(index: PathBuf, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(b"text/html"));
+    if is_html {
+        let page = tokio::fs::read_to_string(&index).await.unwrap_or_default();
+        if let Ok(policy) = HeaderValue::from_str(&crate::security::page_policy(&page)) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, policy);
+        }
+    }
+    response
 }
 
 async fn spa_fallback(index: PathBuf, request: Request) -> Response {

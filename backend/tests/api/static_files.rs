@@ -112,3 +112,28 @@ async fn the_health_check_answers_ok() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["status"], "ok");
 }
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers_and_the_page_its_script_policy() {
+    let app = spawn_app().await;
+
+    let page = app.get("/").await;
+    let api = app.get("/api/openapi.json").await;
+
+    let page_policy = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        page_policy.contains("script-src 'self' 'wasm-unsafe-eval'"),
+        "{page_policy}"
+    );
+    assert!(
+        page_policy.contains("frame-ancestors 'none'"),
+        "{page_policy}"
+    );
+    let api_policy = api.headers()["content-security-policy"].to_str().unwrap();
+    assert_eq!(api_policy, "default-src 'none'; frame-ancestors 'none'");
+    for response in [&page, &api] {
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(response.headers()["referrer-policy"], "same-origin");
+        assert_eq!(response.headers()["x-frame-options"], "DENY");
+    }
+}
