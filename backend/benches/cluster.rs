@@ -2,7 +2,7 @@
 //! database, each receiving every event: memory per connection on each instance, and the time from
 //! a `POST` on one instance to the last client of all instances.
 //!
-//! `cargo bench -p backend --bench cluster -- --postgres URL [--instances 5] [--clients 99500]
+//! `cargo bench -p backend --bench cluster -- --postgres URL [--instances 5] [--clients 98000]
 //! [--rounds 5]`, URL being a PostgreSQL server's `postgres` database (a fresh database is
 //! created). The instances run on core 0, the clients on core 1, in several processes of this
 //! benchmark (`--client`), since one process may hold only so many open files here; they connect
@@ -62,7 +62,7 @@ async fn coordinate(args: &[String]) -> anyhow::Result<()> {
         anyhow::anyhow!("--postgres URL is required (a server's postgres database)")
     })?;
     let instances: usize = value(args, "--instances").unwrap_or("5").parse()?;
-    let clients: usize = value(args, "--clients").unwrap_or("99500").parse()?;
+    let clients: usize = value(args, "--clients").unwrap_or("98000").parse()?;
     let rounds: usize = value(args, "--rounds").unwrap_or("5").parse()?;
     pin_this_process_to_core(1);
 

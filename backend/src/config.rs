@@ -13,6 +13,8 @@ use crate::telemetry::LogFormat;
 const DEFAULT_WS_PING_INTERVAL_SECS: u64 = 20;
 const DEFAULT_WS_TIMEOUT_SECS: u64 = 60;
 const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
+const DEFAULT_READ_TIMEOUT_SECS: u64 = 10;
+const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: u32 = 1_000;
 const DEFAULT_SIGN_IN_ATTEMPTS: u32 = 10;
 const DEFAULT_SIGN_IN_WINDOW_SECS: u64 = 15 * 60;
 const DEFAULT_EVENT_RETENTION: NonZeroU32 = NonZeroU32::new(10_000).unwrap();
@@ -46,7 +48,18 @@ pub struct Config {
         value_delimiter = ','
     )]
     pub allowed_origins: Vec<String>,
-    /// Most WebSocket connections served at once; more are refused with 503.
+    /// Seconds a client may take to send a request's head, and again its body; a slower one is
+    /// disconnected (head) or answered 408 (body), so slow clients cannot hold connections.
+    #[arg(long, env = "TASKTICK_READ_TIMEOUT", default_value_t = DEFAULT_READ_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub read_timeout: u64,
+    /// Most connections one client address may hold open at once (a `--trusted-proxy` is exempt);
+    /// more are closed as they arrive.
+    #[arg(long, env = "TASKTICK_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_address: u32,
+    /// Most WebSocket connections (and event streams) served at once; more are refused with 503.
+    /// The server lowers it to fit the process's open-file limit (the log says to what).
     #[arg(long, env = "TASKTICK_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
     /// How many of the newest task events are kept for clients that resume with `?since=`.
@@ -99,6 +112,8 @@ impl Config {
             ws_timeout: DEFAULT_WS_TIMEOUT_SECS,
             allowed_origins: Vec::new(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            read_timeout: DEFAULT_READ_TIMEOUT_SECS,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
             event_retention: DEFAULT_EVENT_RETENTION,
             disable_websocket: false,
             log_format: LogFormat::Text,

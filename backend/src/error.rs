@@ -53,6 +53,9 @@ pub enum AppError {
     /// 412: `If-Match` named a version the task no longer has; nothing changed.
     #[error("The task changed since you read it (it is now version {}). Reload it and try again.", .0.version)]
     PreconditionFailed(Box<Task>),
+    /// 408: the body did not arrive within the deadline.
+    #[error("The request body did not arrive in time. Send it without pausing.")]
+    RequestTimeout,
     /// 413: the body is larger than the API reads.
     #[error(
         "The request body is larger than {} bytes. Send a smaller body.",
@@ -156,6 +159,7 @@ impl AppError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Overloaded { .. } | Self::WebSocketDisabled | Self::StoreUnavailable(_) => {
@@ -183,6 +187,7 @@ impl AppError {
             Self::MethodNotAllowed(_) => "/problems/method-not-allowed",
             Self::PreconditionFailed(_) => "/problems/precondition-failed",
             Self::PayloadTooLarge => "/problems/payload-too-large",
+            Self::RequestTimeout => "/problems/request-timeout",
             Self::UnsupportedMediaType(_) => "/problems/unsupported-media-type",
             Self::IdempotencyKeyReused => "/problems/idempotency-key-reused",
             Self::Overloaded { .. } => "/problems/overloaded",

@@ -28,6 +28,9 @@ where
 }
 
 fn json_rejection(rejection: JsonRejection) -> AppError {
+    if timed_out(&rejection) {
+        return AppError::RequestTimeout;
+    }
     match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType(rejection.body_text()),
@@ -38,6 +41,18 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
             other => AppError::MalformedBody(other.body_text()),
         },
     }
+}
+
+/// Whether reading the body failed because its deadline passed (`RequestBodyTimeoutLayer`).
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        current = error.source();
+    }
+    false
 }
 
 /// The innermost error message, without axum's "Failed to deserialize..." prefix.

@@ -20,19 +20,23 @@ use crate::auth::{AuthSettings, RateLimit};
 use crate::config::Config;
 use crate::events::{BROADCAST_CAPACITY, EventHub};
 use crate::lab::LabRegistry;
+use crate::limits::{self, Admission, ConnectionLimits};
 use crate::routes::{self, health, static_files};
-use crate::wire::{self, ConnectionWire, CountingListener};
+use crate::wire::{self, CountingListener};
 use crate::writes::Writes;
 use crate::ws::WsSettings;
-use crate::{AppState, follower, janitor, security, store, ws};
+use crate::{AppState, follower, janitor, security, serve, store, ws};
 
 /// How long shutdown waits for WebSocket connections to get their close frames out.
 const WEBSOCKET_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The whole HTTP surface: `/api`, `/ws`, `/healthz`, and the front end in `static_dir` at `/`.
-pub fn app(state: AppState, static_dir: &std::path::Path) -> Router {
+pub fn app(state: AppState, static_dir: &std::path::Path, read_timeout: Duration) -> Router {
     let router = Router::new()
-        .nest(shared::API_PREFIX, routes::api_router(state.clone()))
+        .nest(
+            shared::API_PREFIX,
+            routes::api_router(state.clone(), read_timeout),
+        )
         .merge(ws::router())
         .merge(health::router())
         .with_state(state)
@@ -103,6 +107,8 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
 /// A server bound to its address, ready to run.
 pub struct Application {
     listener: TcpListener,
+    admission: Admission,
+    read_timeout: Duration,
     router: Router,
     state: AppState,
 }
@@ -121,6 +127,18 @@ impl Application {
                 "no index.html in the static folder: the front end is not built (run `cargo xtask run`)"
             );
         }
+        let limits = ConnectionLimits::plan(
+            limits::open_file_limit(),
+            config.max_connections,
+            config.max_connections_per_address as usize,
+        );
+        tracing::info!(
+            open_files = limits.open_files,
+            connections = limits.total,
+            live_connections = limits.live,
+            per_address = limits.per_address,
+            "connection limits planned from the open-file limit"
+        );
         let shutdown = CancellationToken::new();
         // Live connections get what is committed from now on; earlier events come from the store.
         let events = EventHub::new(BROADCAST_CAPACITY, store.head().await?);
@@ -139,7 +157,7 @@ impl Application {
             ticks: ws::clock::spawn(),
             shutdown,
             connections: TaskTracker::new(),
-            connection_permits: Arc::new(Semaphore::new(config.max_connections)),
+            connection_permits: Arc::new(Semaphore::new(limits.live)),
             ws: Arc::new(WsSettings {
                 ping_interval: Duration::from_secs(config.ws_ping_interval),
                 idle_timeout: Duration::from_secs(config.ws_timeout),
@@ -161,9 +179,12 @@ impl Application {
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.addr))?;
-        let router = app(state.clone(), &config.static_dir);
+        let read_timeout = Duration::from_secs(config.read_timeout);
+        let router = app(state.clone(), &config.static_dir, read_timeout);
         Ok(Self {
             listener,
+            admission: Admission::new(limits, config.trusted_proxies.clone()),
+            read_timeout,
             router,
             state,
         })
@@ -200,14 +221,11 @@ impl Application {
             }
         };
         // Connections count their bytes for the transport lab (see `wire`).
-        let listener = CountingListener(self.listener);
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<ConnectionWire>();
-        axum::serve(listener, service)
-            .with_graceful_shutdown(signal)
-            .await
-            .context("server failed")?;
+        let listener = CountingListener {
+            listener: self.listener,
+            admission: self.admission,
+        };
+        serve::run(listener, self.router, self.read_timeout, signal).await;
         // Upgraded WebSocket connections are no longer hyper's: wait for our own tasks instead.
         connections.close();
         if tokio::time::timeout(WEBSOCKET_DRAIN_TIMEOUT, connections.wait())

@@ -19,12 +19,14 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use axum::extract::Request;
-use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::extract::connect_info::ConnectInfo;
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::serve::{IncomingStream, Listener};
+use axum::serve::Listener;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::limits::{Admission, Slot};
 
 /// Totals for one lane of the lab, shared by every connection attributed to it.
 #[derive(Debug, Default)]
@@ -105,37 +107,48 @@ impl Wire {
 #[derive(Debug, Clone)]
 pub struct ConnectionWire(pub Arc<Wire>, pub SocketAddr);
 
-impl Connected<IncomingStream<'_, CountingListener>> for ConnectionWire {
-    fn connect_info(stream: IncomingStream<'_, CountingListener>) -> Self {
-        Self(stream.io().wire.clone(), *stream.remote_addr())
-    }
+/// A TCP listener whose connections count their bytes, admitted within the connection caps (a
+/// connection over them is closed at once).
+pub struct CountingListener {
+    pub listener: TcpListener,
+    pub admission: Admission,
 }
-
-/// A TCP listener whose connections count their bytes.
-pub struct CountingListener(pub TcpListener);
 
 impl Listener for CountingListener {
     type Io = CountingStream;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (io, addr) = Listener::accept(&mut self.0).await;
-        let stream = CountingStream {
-            io,
-            wire: Arc::default(),
-        };
-        (stream, addr)
+        loop {
+            let (io, addr) = Listener::accept(&mut self.listener).await;
+            match self.admission.admit(addr.ip()) {
+                Ok(slot) => {
+                    let stream = CountingStream {
+                        io,
+                        wire: Arc::default(),
+                        _slot: slot,
+                    };
+                    return (stream, addr);
+                }
+                Err(refusal) => {
+                    tracing::debug!(%addr, ?refusal, "connection refused: over the connection caps");
+                }
+            }
+        }
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr()
+        self.listener.local_addr()
     }
 }
 
 /// A TCP stream that reports every byte read and written to its [`Wire`].
 pub struct CountingStream {
     io: TcpStream,
-    wire: Arc<Wire>,
+    pub(crate) wire: Arc<Wire>,
+    /// The connection's place under the caps, freed when the socket closes (also after an
+    /// upgrade to WebSocket, which takes the stream along).
+    _slot: Slot,
 }
 
 impl AsyncRead for CountingStream {

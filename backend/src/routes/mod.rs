@@ -17,12 +17,15 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
+use tower_http::timeout::RequestBodyTimeoutLayer;
+
 use crate::{AppError, AppState};
 
 /// Everything under `/api`, with the body limit from `shared` and problem details for unknown paths
 /// (which must not fall through to the front end's `index.html`) and unsupported methods, and
-/// forged cross-site changes refused before any handler runs.
-pub fn api_router(state: AppState) -> Router<AppState> {
+/// forged cross-site changes refused before any handler runs. A body that takes longer than
+/// `read_timeout` to arrive is answered 408.
+pub fn api_router(state: AppState, read_timeout: std::time::Duration) -> Router<AppState> {
     Router::new()
         .merge(tasks::router())
         .merge(accounts::router())
@@ -34,6 +37,7 @@ pub fn api_router(state: AppState) -> Router<AppState> {
         .merge(lab::router())
         .fallback(api_not_found)
         .layer(DefaultBodyLimit::max(shared::MAX_BODY_BYTES))
+        .layer(RequestBodyTimeoutLayer::new(read_timeout))
         .layer(middleware::from_fn(method_not_allowed_as_problem))
         .layer(middleware::from_fn_with_state(
             state,

@@ -59,6 +59,7 @@ use crate::{AppState, ws};
         ClockReading, LabReport, LaneReport, Credentials, Account, Board, BoardFields, Member,
         NewMember, MemberRole, Role, TokenInfo, TokenFields, IssuedToken
     )),
+    modifiers(&SlowBodies),
     tags(
         (name = "tasks", description = "The task collection"),
         (name = "accounts", description = "Sign-up, sign-in, sessions and personal access tokens"),
@@ -69,6 +70,42 @@ use crate::{AppState, ws};
     )
 )]
 pub struct ApiDoc;
+
+/// Every operation that reads a body may answer 408 when the body stalls (the read timeout is a
+/// layer over all of them, so it is documented once here rather than on each handler).
+struct SlowBodies;
+
+impl utoipa::Modify for SlowBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let timeout = ResponseBuilder::new()
+            .description("The body did not arrive in time")
+            .content(
+                shared::problem::PROBLEM_CONTENT_TYPE,
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.post,
+                &mut item.patch,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            .filter(|operation| operation.request_body.is_some())
+            {
+                operation
+                    .responses
+                    .responses
+                    .insert("408".into(), timeout.clone().into());
+            }
+        }
+    }
+}
 
 /// The document, serialised once.
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {

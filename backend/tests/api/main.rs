@@ -16,6 +16,7 @@ mod postgres;
 mod process;
 mod rest;
 mod server_process;
+mod slow_clients;
 mod sse;
 mod static_files;
 #[macro_use]

@@ -14,6 +14,8 @@ pub struct ServerProcess {
     pub addr: SocketAddr,
     /// The server's log lines after the one naming its address.
     log: mpsc::Receiver<String>,
+    /// The lines up to and including the one naming its address.
+    pub startup_log: Vec<String>,
 }
 
 impl ServerProcess {
@@ -41,6 +43,11 @@ impl ServerProcess {
         Self::spawn(command)
     }
 
+    /// Starts `command` (a `tasktick` invocation) and waits for the log line with its address.
+    pub fn spawn_command(command: Command) -> Self {
+        Self::spawn(command)
+    }
+
     fn spawn(mut command: Command) -> Self {
         if !command.get_envs().any(|(name, _)| name == "RUST_LOG") {
             command.env("RUST_LOG", "info");
@@ -58,17 +65,24 @@ impl ServerProcess {
                 let _ = lines.send(line);
             }
         });
+        let mut startup_log = Vec::new();
         let addr = loop {
             let line = log
                 .recv_timeout(Duration::from_secs(30))
                 .expect("the server logs its address");
+            startup_log.push(line.clone());
             if let Some((_, rest)) = line.split_once("listening on http://") {
                 // The address ends the text line, or a JSON string.
                 let addr = rest.split(['"', ' ']).next().unwrap_or_default();
                 break addr.trim().parse().expect("the logged address parses");
             }
         };
-        Self { child, addr, log }
+        Self {
+            child,
+            addr,
+            log,
+            startup_log,
+        }
     }
 
     /// The next log line containing `text`, waiting at most `patience`.
