@@ -96,6 +96,7 @@ impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Unavailable(reason) => Self::StoreUnavailable(reason),
+            StoreError::NoSuchBoard(board) => Self::NotFound(format!("There is no board {board}.")),
             other => Self::Store(other),
         }
     }

@@ -1,11 +1,12 @@
-//! The follower: each instance publishes the store's event log to its own connections in `seq`
-//! order, every event exactly once, whichever instance wrote it.
+//! The follower: each instance publishes the store's event log to its own connections, each
+//! board's events in `seq` order, every event exactly once, whichever instance wrote it.
 //!
 //! It hears of new events in three ways ([`Changes`]): this instance's writer hands over what it
 //! just committed (published straight away when it continues the stream, so a local write costs
 //! no read), the store reports a commit elsewhere (PostgreSQL's `NOTIFY`, see `store::postgres`),
 //! and a poll every [`POLL`], so nothing depends on a notification arriving. Whenever the
-//! handed-over events do not continue the stream, it reads the log instead. The log is gap-free,
+//! handed-over events do not continue their board's stream, it reads the heads of every board and
+//! the log of each board that moved. The log is gap-free,
 //! so reading "after the last `seq` published" never skips an event; if retention removed events
 //! this instance never published (it was cut off from the database for long), its connections get
 //! `resync` instead of a silent gap.
@@ -13,6 +14,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use shared::BoardId;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -67,12 +69,17 @@ pub fn spawn(
                 () = changes.wake.notified() => {}
                 () = tokio::time::sleep(POLL) => {}
             }
-            if publish_committed(&hub, changes.take_committed()) {
+            let committed = changes.take_committed();
+            if !committed.is_empty()
+                && by_board(committed)
+                    .into_iter()
+                    .all(|events| publish_committed(&hub, events))
+            {
                 continue;
             }
             match catch_up(&*store, &hub).await {
                 Ok(()) if !healthy => {
-                    tracing::info!(seq = hub.published(), "following the event log again");
+                    tracing::info!("following the event log again");
                     healthy = true;
                 }
                 Ok(()) => {}
@@ -86,10 +93,25 @@ pub fn spawn(
     });
 }
 
-/// Publishes events this instance committed if they continue the stream; `false` when the log
-/// must be read instead (nothing was handed over, or events from elsewhere come first).
+/// Events split by board, each board's in the order given.
+fn by_board(events: Vec<TaskEvent>) -> Vec<Vec<TaskEvent>> {
+    let mut boards: Vec<Vec<TaskEvent>> = Vec::new();
+    for event in events {
+        match boards.iter_mut().find(|b| b[0].board == event.board) {
+            Some(board) => board.push(event),
+            None => boards.push(vec![event]),
+        }
+    }
+    boards
+}
+
+/// Publishes events this instance committed on one board if they continue its stream; `false`
+/// when the log must be read instead (events from elsewhere come first).
 fn publish_committed(hub: &EventHub, committed: Vec<TaskEvent>) -> bool {
-    let published = hub.published();
+    let Some(board) = committed.first().map(|e| e.board) else {
+        return false;
+    };
+    let published = hub.published(board);
     let fresh: Vec<&TaskEvent> = committed.iter().filter(|e| e.seq > published).collect();
     match fresh.first() {
         Some(first) if first.seq == published + 1 => {
@@ -104,22 +126,36 @@ fn publish_committed(hub: &EventHub, committed: Vec<TaskEvent>) -> bool {
     }
 }
 
-/// Publishes everything the log holds after the hub's position.
+/// Publishes everything the log holds after the hub's position, on every board that moved.
 async fn catch_up(store: &dyn TaskStore, hub: &EventHub) -> Result<(), StoreError> {
+    for (board, head) in store.heads().await? {
+        if head > hub.published(board) {
+            catch_up_board(store, hub, board).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Publishes everything `board`'s log holds after the hub's position.
+async fn catch_up_board(
+    store: &dyn TaskStore,
+    hub: &EventHub,
+    board: BoardId,
+) -> Result<(), StoreError> {
     loop {
-        let after = hub.published();
-        match store.events_since(after, READ_LIMIT).await? {
+        let after = hub.published(board);
+        match store.events_since(board, after, READ_LIMIT).await? {
             Replay::Events { head, events } => {
                 for event in &events {
                     hub.publish(event);
                 }
-                if events.len() < READ_LIMIT as usize || hub.published() >= head {
+                if events.len() < READ_LIMIT as usize || hub.published(board) >= head {
                     return Ok(());
                 }
             }
             Replay::Unavailable { head, reason } => {
-                tracing::warn!(after, head, %reason, "the event log cannot be followed from here; clients resync");
-                hub.resync(head, reason);
+                tracing::warn!(%board, after, head, %reason, "the event log cannot be followed from here; clients resync");
+                hub.resync(board, head, reason);
                 return Ok(());
             }
         }
@@ -133,8 +169,15 @@ mod tests {
     use super::*;
     use crate::store::TaskChange;
 
+    const BOARD: BoardId = BoardId(1);
+
     fn deleted(seq: i64) -> TaskEvent {
+        on(BOARD, seq)
+    }
+
+    fn on(board: BoardId, seq: i64) -> TaskEvent {
         TaskEvent {
+            board,
             seq,
             change: TaskChange::Deleted(TaskId(seq)),
         }
@@ -142,19 +185,36 @@ mod tests {
 
     #[test]
     fn events_committed_here_that_continue_the_stream_are_published_without_a_read() {
-        let hub = EventHub::new(8, 4);
+        let hub = EventHub::new(8, [(BOARD, 4)]);
         assert!(publish_committed(&hub, vec![deleted(5), deleted(6)]));
-        assert_eq!(hub.published(), 6);
+        assert_eq!(hub.published(BOARD), 6);
         // Already published: nothing to do, nothing to read.
         assert!(publish_committed(&hub, vec![deleted(6)]));
-        assert_eq!(hub.published(), 6);
+        assert_eq!(hub.published(BOARD), 6);
     }
 
     #[test]
     fn events_committed_after_others_not_yet_published_send_the_follower_to_the_log() {
-        let hub = EventHub::new(8, 4);
+        let hub = EventHub::new(8, [(BOARD, 4)]);
         assert!(!publish_committed(&hub, vec![deleted(7)]));
         assert!(!publish_committed(&hub, vec![]));
-        assert_eq!(hub.published(), 4);
+        assert_eq!(hub.published(BOARD), 4);
+    }
+
+    #[test]
+    fn each_board_continues_its_own_stream() {
+        let other = BoardId(2);
+        let hub = EventHub::new(8, [(BOARD, 4)]);
+        let boards = by_board(vec![deleted(5), on(other, 1), deleted(6), on(other, 2)]);
+        assert_eq!(boards.len(), 2);
+        assert!(
+            boards
+                .into_iter()
+                .all(|events| publish_committed(&hub, events))
+        );
+        assert_eq!((hub.published(BOARD), hub.published(other)), (6, 2));
+        // A new board's first event continues from nothing.
+        assert!(!publish_committed(&hub, vec![on(BoardId(3), 2)]));
+        assert!(publish_committed(&hub, vec![on(BoardId(3), 1)]));
     }
 }

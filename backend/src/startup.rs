@@ -141,7 +141,7 @@ impl Application {
         );
         let shutdown = CancellationToken::new();
         // Live connections get what is committed from now on; earlier events come from the store.
-        let events = EventHub::new(BROADCAST_CAPACITY, store.head().await?);
+        let events = EventHub::new(BROADCAST_CAPACITY, store.heads().await?);
         let changes = Arc::new(follower::Changes::default());
         store.watch_changes(changes.wake.clone(), shutdown.clone());
         follower::spawn(

@@ -1,7 +1,8 @@
 //! The one write path: every change a request asks for goes through [`Writes`].
 //!
 //! Writes queue for one task that commits them in batches (group commit): whatever arrives while
-//! a commit is in flight goes into the next transaction, so one fsync serves many requests. Each
+//! a commit is in flight goes into the next transaction, so one fsync serves many requests. A
+//! batch is split by board (each board is its own stream, its own transaction). Each
 //! request is answered only after its batch committed, with its own outcome; a refusal (stale
 //! `If-Match`, reused key) is an outcome and never fails its neighbours. Should a batch fail with
 //! a database error, each of its writes is tried again alone, so only the write that caused it
@@ -13,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use shared::{NewTask, Task, TaskId, TaskPatch};
+use shared::{BoardId, NewTask, Task, TaskId, TaskPatch};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::events::EventHub;
@@ -31,6 +32,7 @@ pub const PUBLISH_PATIENCE: Duration = Duration::from_secs(1);
 
 /// A write and where its outcome goes.
 struct Request {
+    board: BoardId,
     write: Write,
     reply: oneshot::Sender<Result<Written, StoreError>>,
 }
@@ -51,17 +53,24 @@ impl Writes {
         Self { queue, events }
     }
 
-    /// Applies one write and returns its outcome, once it is durable.
-    pub async fn submit(&self, write: Write) -> Result<Written, StoreError> {
+    /// Applies one write to `board` and returns its outcome, once it is durable.
+    pub async fn submit(&self, board: BoardId, write: Write) -> Result<Written, StoreError> {
         let (reply, outcome) = oneshot::channel();
         let stopped = || StoreError::Unavailable("the server is shutting down".into());
         self.queue
-            .send(Request { write, reply })
+            .send(Request {
+                board,
+                write,
+                reply,
+            })
             .await
             .map_err(|_| stopped())?;
         let written = outcome.await.map_err(|_| stopped())??;
         if let Some(last) = written.events().last()
-            && !self.events.wait_published(last.seq, PUBLISH_PATIENCE).await
+            && !self
+                .events
+                .wait_published(board, last.seq, PUBLISH_PATIENCE)
+                .await
         {
             tracing::warn!(
                 seq = last.seq,
@@ -73,10 +82,11 @@ impl Writes {
 
     pub async fn create(
         &self,
+        board: BoardId,
         new: NewTask,
         key: Option<IdempotencyKey>,
     ) -> Result<Created, StoreError> {
-        match self.submit(Write::Create { new, key }).await? {
+        match self.submit(board, Write::Create { new, key }).await? {
             Written::Created(created) => Ok(created),
             other => Err(mismatch(&other)),
         }
@@ -84,16 +94,20 @@ impl Writes {
 
     pub async fn update(
         &self,
+        board: BoardId,
         id: TaskId,
         patch: TaskPatch,
         expected: Option<Vec<i64>>,
     ) -> Result<Guarded<Task>, StoreError> {
         match self
-            .submit(Write::Update {
-                id,
-                patch,
-                expected,
-            })
+            .submit(
+                board,
+                Write::Update {
+                    id,
+                    patch,
+                    expected,
+                },
+            )
             .await?
         {
             Written::Updated(updated) => Ok(updated),
@@ -103,18 +117,19 @@ impl Writes {
 
     pub async fn delete(
         &self,
+        board: BoardId,
         id: TaskId,
         expected: Option<Vec<i64>>,
     ) -> Result<Guarded<()>, StoreError> {
-        match self.submit(Write::Delete { id, expected }).await? {
+        match self.submit(board, Write::Delete { id, expected }).await? {
             Written::Deleted(deleted) => Ok(deleted),
             other => Err(mismatch(&other)),
         }
     }
 
-    /// Deletes every done task; the value is how many.
-    pub async fn clear_done(&self) -> Result<Changed<u64>, StoreError> {
-        match self.submit(Write::ClearDone).await? {
+    /// Deletes every done task of `board`; the value is how many.
+    pub async fn clear_done(&self, board: BoardId) -> Result<Changed<u64>, StoreError> {
+        match self.submit(board, Write::ClearDone).await? {
             Written::Cleared(cleared) => Ok(cleared),
             other => Err(mismatch(&other)),
         }
@@ -133,23 +148,39 @@ async fn commit_batches(
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while requests.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (writes, replies): (Vec<Write>, Vec<_>) =
-            batch.drain(..).map(|r| (r.write, r.reply)).unzip();
-        let outcomes = commit(&*store, &writes, &follower).await;
-        for (reply, outcome) in replies.into_iter().zip(outcomes) {
-            // An error only means the request was abandoned (its client left); the write stands.
-            let _ = reply.send(outcome);
+        for (board, requests) in by_board(batch.drain(..)) {
+            let (writes, replies): (Vec<Write>, Vec<_>) =
+                requests.into_iter().map(|r| (r.write, r.reply)).unzip();
+            let outcomes = commit(&*store, board, &writes, &follower).await;
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                // An error only means the request was abandoned (its client left); the write
+                // stands.
+                let _ = reply.send(outcome);
+            }
         }
     }
+}
+
+/// Requests split by board, each board's in arrival order, boards in order of first arrival.
+fn by_board(requests: impl Iterator<Item = Request>) -> Vec<(BoardId, Vec<Request>)> {
+    let mut boards: Vec<(BoardId, Vec<Request>)> = Vec::new();
+    for request in requests {
+        match boards.iter_mut().find(|(board, _)| *board == request.board) {
+            Some((_, queued)) => queued.push(request),
+            None => boards.push((request.board, vec![request])),
+        }
+    }
+    boards
 }
 
 /// Commits `writes` together; on a database error, each alone. One outcome per write, in order.
 async fn commit(
     store: &dyn TaskStore,
+    board: BoardId,
     writes: &[Write],
     follower: &Changes,
 ) -> Vec<Result<Written, StoreError>> {
-    match store.write(writes).await {
+    match store.write(board, writes).await {
         Ok(written) => {
             follower.committed(written.iter().flat_map(|w| w.events().iter().cloned()));
             written.into_iter().map(Ok).collect()
@@ -159,12 +190,18 @@ async fn commit(
             .iter()
             .map(|_| Err(StoreError::Unavailable(reason.clone())))
             .collect(),
+        // A board that is gone: every write to it fails the same way.
+        Err(StoreError::NoSuchBoard(board)) => writes
+            .iter()
+            .map(|_| Err(StoreError::NoSuchBoard(board)))
+            .collect(),
         Err(error) if writes.len() == 1 => vec![Err(error)],
         Err(error) => {
             tracing::warn!(%error, writes = writes.len(), "a batch failed; committing its writes one by one");
             let mut outcomes = Vec::with_capacity(writes.len());
             for write in writes {
-                let alone = Box::pin(commit(store, std::slice::from_ref(write), follower)).await;
+                let alone =
+                    Box::pin(commit(store, board, std::slice::from_ref(write), follower)).await;
                 outcomes.extend(alone);
             }
             outcomes
@@ -186,7 +223,7 @@ mod tests {
     /// A store that records each batch it is given and fails any batch holding a poisoned title.
     #[derive(Default)]
     struct Recorder {
-        batches: Mutex<Vec<usize>>,
+        batches: Mutex<Vec<(BoardId, usize)>>,
         /// Told when a batch reaches the store.
         entered: Notify,
         /// Held by the test to keep a batch inside its commit.
@@ -209,12 +246,14 @@ mod tests {
         }
     }
 
+    const BOARD: BoardId = BoardId(1);
+
     #[async_trait]
     impl TaskStore for Recorder {
-        async fn write(&self, batch: &[Write]) -> Result<Vec<Written>, StoreError> {
+        async fn write(&self, board: BoardId, batch: &[Write]) -> Result<Vec<Written>, StoreError> {
             self.entered.notify_one();
             let _turn = self.gate.lock().await;
-            self.batches.lock().unwrap().push(batch.len());
+            self.batches.lock().unwrap().push((board, batch.len()));
             if batch.iter().any(|w| title_of(w) == "poison") {
                 return Err(StoreError::Corrupt("poisoned".into()));
             }
@@ -223,16 +262,19 @@ mod tests {
                 .map(|_| Written::Created(Created::KeyReused))
                 .collect())
         }
-        async fn list(&self, _: ListQuery) -> Result<Page, StoreError> {
+        async fn list(&self, _: BoardId, _: ListQuery) -> Result<Page, StoreError> {
             unimplemented!("not used by the write path")
         }
-        async fn get(&self, _: TaskId) -> Result<Option<Task>, StoreError> {
+        async fn get(&self, _: BoardId, _: TaskId) -> Result<Option<Task>, StoreError> {
             unimplemented!("not used by the write path")
         }
-        async fn head(&self) -> Result<i64, StoreError> {
+        async fn head(&self, _: BoardId) -> Result<i64, StoreError> {
             Ok(0)
         }
-        async fn events_since(&self, _: i64, _: u32) -> Result<Replay, StoreError> {
+        async fn heads(&self) -> Result<Vec<(BoardId, i64)>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn events_since(&self, _: BoardId, _: i64, _: u32) -> Result<Replay, StoreError> {
             unimplemented!("not used by the write path")
         }
         async fn ping(&self) -> Result<(), StoreError> {
@@ -246,18 +288,21 @@ mod tests {
     #[tokio::test]
     async fn writes_arriving_during_a_commit_share_the_next_one() {
         let store = Arc::new(Recorder::default());
-        let writes = Writes::spawn(store.clone(), Arc::default(), EventHub::new(8, 0));
+        let writes = Writes::spawn(store.clone(), Arc::default(), EventHub::new(8, []));
         let held = store.gate.lock().await;
         let first = tokio::spawn({
             let writes = writes.clone();
-            async move { writes.submit(create("first")).await }
+            async move { writes.submit(BOARD, create("first")).await }
         });
         // Wait until the first write is inside its commit, then queue five more behind it.
         store.entered.notified().await;
         let later: Vec<_> = (0..5)
             .map(|i| {
                 let writes = writes.clone();
-                tokio::spawn(async move { writes.submit(create(&format!("later {i}"))).await })
+                let board = BoardId(1 + i % 2);
+                tokio::spawn(
+                    async move { writes.submit(board, create(&format!("later {i}"))).await },
+                )
             })
             .collect();
         // On this single-threaded runtime one yield lets each of them queue its write.
@@ -268,7 +313,11 @@ mod tests {
         for write in later {
             write.await.unwrap().unwrap();
         }
-        assert_eq!(*store.batches.lock().unwrap(), vec![1, 5]);
+        // One commit per board: the first, then the five behind it split by their board.
+        assert_eq!(
+            *store.batches.lock().unwrap(),
+            vec![(BOARD, 1), (BOARD, 3), (BoardId(2), 2)]
+        );
     }
 
     #[tokio::test]
@@ -278,6 +327,7 @@ mod tests {
 
         let outcomes = commit(
             &*store,
+            BOARD,
             &[create("a"), create("poison"), create("b")],
             &follower,
         )
@@ -285,6 +335,7 @@ mod tests {
 
         let failed: Vec<bool> = outcomes.iter().map(Result::is_err).collect();
         assert_eq!(failed, vec![false, true, false]);
-        assert_eq!(*store.batches.lock().unwrap(), vec![3, 1, 1, 1]);
+        let sizes: Vec<usize> = store.batches.lock().unwrap().iter().map(|b| b.1).collect();
+        assert_eq!(sizes, vec![3, 1, 1, 1]);
     }
 }

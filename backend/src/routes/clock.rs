@@ -14,6 +14,7 @@ use utoipa::IntoParams;
 
 use crate::conditional::{cache_headers_with, none_match_hits};
 use crate::extract::AppQuery;
+use crate::store::FIRST_BOARD;
 use crate::wire::ConnectionWire;
 use crate::ws::clock::Tick;
 use crate::{AppError, AppState};
@@ -64,7 +65,7 @@ pub(crate) async fn clock_read(
     } = latest.unwrap_or_else(|| Tick::at(Utc::now().trunc_subsecs(0)));
     // What this instance has published: it answers from memory, so the clock keeps going while
     // the database is away, and it never names a seq the live stream has not reached.
-    let seq = state.events.published();
+    let seq = state.events.published(FIRST_BOARD);
     let etag = format!("\"t{server_time_ms}-s{seq}\"");
     // Proxies must not transform it either: the lab compares exact sizes.
     let cache = cache_headers_with(&etag, "no-cache, no-transform");

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::conditional::{body_etag, cache_headers, if_match_versions, none_match_hits, task_etag};
 use crate::extract::{AppJson, AppPath, AppQuery};
-use crate::store::{Created, Guarded, IdempotencyKey, ListQuery};
+use crate::store::{Created, FIRST_BOARD, Guarded, IdempotencyKey, ListQuery};
 use crate::{AppError, AppState};
 
 /// Page size when `limit` is not given, and the largest allowed.
@@ -111,11 +111,14 @@ pub(crate) async fn tasks_list(
     let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
     let page = state
         .store
-        .list(ListQuery {
-            done: params.done,
-            after,
-            limit,
-        })
+        .list(
+            FIRST_BOARD,
+            ListQuery {
+                done: params.done,
+                after,
+                limit,
+            },
+        )
         .await?;
     let body = serde_json::to_vec(&page.tasks).map_err(|e| AppError::Encoding(e.to_string()))?;
     let etag = body_etag(&body);
@@ -175,7 +178,7 @@ pub(crate) async fn tasks_create(
 ) -> Result<impl IntoResponse, AppError> {
     let key = idempotency_key(&headers, &body)?;
     let new = NewTask::try_from(body)?;
-    let task = match state.writes.create(new, key).await? {
+    let task = match state.writes.create(FIRST_BOARD, new, key).await? {
         Created::New(changed) => {
             tracing::debug!(id = %changed.value.id, "task created");
             changed.value
@@ -255,7 +258,7 @@ pub(crate) async fn tasks_clear(
             "Only done tasks can be cleared in bulk: use ?done=true.".into(),
         ));
     }
-    let cleared = state.writes.clear_done().await?;
+    let cleared = state.writes.clear_done(FIRST_BOARD).await?;
     Ok(Json(Cleared {
         deleted: cleared.value,
     }))
@@ -285,7 +288,11 @@ pub(crate) async fn tasks_get(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let id = TaskId(id);
-    let task = state.store.get(id).await?.ok_or_else(|| not_found(id))?;
+    let task = state
+        .store
+        .get(FIRST_BOARD, id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
     let etag = task_etag(&task);
     if none_match_hits(&headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, cache_headers(&etag)).into_response());
@@ -326,7 +333,11 @@ pub(crate) async fn tasks_update(
     let id = TaskId(id);
     let patch = TaskPatch::try_from(body)?;
     let expected = if_match_versions(&headers)?;
-    match state.writes.update(id, patch, expected).await? {
+    match state
+        .writes
+        .update(FIRST_BOARD, id, patch, expected)
+        .await?
+    {
         Guarded::Changed(changed) => {
             let etag = task_etag(&changed.value);
             Ok((cache_headers(&etag), Json(changed.value)).into_response())
@@ -361,7 +372,7 @@ pub(crate) async fn tasks_delete(
 ) -> Result<StatusCode, AppError> {
     let id = TaskId(id);
     let expected = if_match_versions(&headers)?;
-    match state.writes.delete(id, expected).await? {
+    match state.writes.delete(FIRST_BOARD, id, expected).await? {
         Guarded::Changed(_) => Ok(StatusCode::NO_CONTENT),
         Guarded::NotFound => Err(not_found(id)),
         Guarded::Stale(current) => Err(AppError::PreconditionFailed(Box::new(current))),

@@ -427,6 +427,11 @@ macro_rules! account_store {
                     .bind(owner.0)
                     .execute(&mut *tx)
                     .await?;
+                    // The board's own event stream.
+                    sqlx::query("INSERT INTO streams (id, head) VALUES ($1, 0)")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
                     tx.commit().await?;
                     Ok(shared::Board {
                         id: shared::BoardId(id),
@@ -489,10 +494,24 @@ macro_rules! account_store {
 
             async fn delete_board(&self, board: shared::BoardId) -> Result<bool, StoreError> {
                 bounded(async {
+                    let mut tx = self.pool.begin().await?;
+                    // The stream row first, as writers take it: a write to the board waits, then
+                    // finds no board.
+                    sqlx::query("DELETE FROM streams WHERE id = $1")
+                        .bind(board.0)
+                        .execute(&mut *tx)
+                        .await?;
+                    for table in ["tasks", "events"] {
+                        sqlx::query(&format!("DELETE FROM {table} WHERE board_id = $1"))
+                            .bind(board.0)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     let done = sqlx::query("DELETE FROM boards WHERE id = $1")
                         .bind(board.0)
-                        .execute(&self.pool)
+                        .execute(&mut *tx)
                         .await?;
+                    tx.commit().await?;
                     Ok(done.rows_affected() > 0)
                 })
                 .await

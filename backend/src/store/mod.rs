@@ -23,7 +23,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use shared::{NewTask, ServerMsg, Task, TaskId, TaskPatch};
+use shared::{BoardId, NewTask, ServerMsg, Task, TaskId, TaskPatch};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -48,8 +48,9 @@ pub(crate) async fn bounded<T>(
         })
 }
 
-/// The one event stream today (every task belongs to it); the `streams` counter is keyed by it.
-pub const MAIN_STREAM: i64 = 1;
+/// The board that holds the tasks of before boards, on every database; the task routes serve it
+/// until they move under `/api/boards/{board}`.
+pub const FIRST_BOARD: BoardId = BoardId(1);
 
 /// A failure inside the store. Handlers answer 503 for [`StoreError::Unavailable`] and an opaque
 /// 500 for the rest; the cause is logged.
@@ -69,6 +70,9 @@ pub enum StoreError {
     },
     #[error("stored row is invalid: {0}")]
     Corrupt(String),
+    /// The board has no event stream: it does not exist (any more).
+    #[error("there is no board {0}")]
+    NoSuchBoard(BoardId),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -111,6 +115,8 @@ pub enum TaskChange {
 /// A change with its place in the event stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskEvent {
+    /// The board whose stream the event belongs to.
+    pub board: BoardId,
     pub seq: i64,
     pub change: TaskChange,
 }
@@ -158,6 +164,7 @@ impl TaskEvent {
 
     /// Reads an event log row back.
     fn from_row(
+        board: BoardId,
         seq: i64,
         kind: &str,
         task_id: i64,
@@ -178,7 +185,7 @@ impl TaskEvent {
                 )));
             }
         };
-        Ok(Self { seq, change })
+        Ok(Self { board, seq, change })
     }
 }
 
@@ -215,6 +222,7 @@ impl TryFrom<TaskRow> for Task {
 /// An `events` row as both stores keep it.
 #[derive(sqlx::FromRow)]
 struct EventRow {
+    board_id: i64,
     seq: i64,
     kind: String,
     task_id: i64,
@@ -225,7 +233,13 @@ impl TryFrom<EventRow> for TaskEvent {
     type Error = StoreError;
 
     fn try_from(row: EventRow) -> Result<Self, StoreError> {
-        Self::from_row(row.seq, &row.kind, row.task_id, row.task.as_deref())
+        Self::from_row(
+            BoardId(row.board_id),
+            row.seq,
+            &row.kind,
+            row.task_id,
+            row.task.as_deref(),
+        )
     }
 }
 
@@ -485,13 +499,16 @@ fn cleared(mut ids: Vec<i64>, numbering: &mut Numbering) -> Changed<u64> {
 /// Hands out consecutive `seq`s inside one write transaction, starting after the counter's head.
 #[derive(Debug)]
 struct Numbering {
+    /// The board whose stream this is; the write ops scope their statements to it.
+    board: BoardId,
     head: i64,
     events: Vec<TaskEvent>,
 }
 
 impl Numbering {
-    fn after(head: i64) -> Self {
+    fn after(board: BoardId, head: i64) -> Self {
         Self {
+            board,
             head,
             events: Vec::new(),
         }
@@ -501,6 +518,7 @@ impl Numbering {
     fn record(&mut self, change: TaskChange) -> TaskEvent {
         self.head += 1;
         let event = TaskEvent {
+            board: self.board,
             seq: self.head,
             change,
         };
@@ -568,21 +586,28 @@ impl Replay {
     }
 }
 
-/// Operations on the task collection and its event log.
+/// Operations on each board's tasks and its event stream.
 #[async_trait]
 pub trait TaskStore: Send + Sync + 'static {
-    /// Applies `batch` in order in one transaction with one commit: all of it or, on an error,
-    /// none of it. Refusals (a stale version, a reused key) are outcomes, not errors, and do not
-    /// undo their neighbours. Once this returns, every change survives a crash.
-    async fn write(&self, batch: &[Write]) -> Result<Vec<Written>, StoreError>;
-    /// A page of tasks, oldest first, and the `seq` it reflects (one snapshot).
-    async fn list(&self, query: ListQuery) -> Result<Page, StoreError>;
-    /// One task, or `None` if no task has this id.
-    async fn get(&self, id: TaskId) -> Result<Option<Task>, StoreError>;
-    /// The newest event's `seq` (0 before the first change).
-    async fn head(&self) -> Result<i64, StoreError>;
-    /// Up to `limit` events after `since`, if still retained.
-    async fn events_since(&self, since: i64, limit: u32) -> Result<Replay, StoreError>;
+    /// Applies `batch` to `board` in order in one transaction with one commit: all of it or, on
+    /// an error, none of it. Refusals (a stale version, a reused key) are outcomes, not errors,
+    /// and do not undo their neighbours. Once this returns, every change survives a crash.
+    async fn write(&self, board: BoardId, batch: &[Write]) -> Result<Vec<Written>, StoreError>;
+    /// A page of the board's tasks, oldest first, and the `seq` it reflects (one snapshot).
+    async fn list(&self, board: BoardId, query: ListQuery) -> Result<Page, StoreError>;
+    /// One task of the board, or `None` if the board has no task with this id.
+    async fn get(&self, board: BoardId, id: TaskId) -> Result<Option<Task>, StoreError>;
+    /// The board's newest event's `seq` (0 before its first change).
+    async fn head(&self, board: BoardId) -> Result<i64, StoreError>;
+    /// Every board's head, for the follower.
+    async fn heads(&self) -> Result<Vec<(BoardId, i64)>, StoreError>;
+    /// Up to `limit` of the board's events after `since`, if still retained.
+    async fn events_since(
+        &self,
+        board: BoardId,
+        since: i64,
+        limit: u32,
+    ) -> Result<Replay, StoreError>;
     /// Checks that the store answers (for `/healthz`).
     async fn ping(&self) -> Result<(), StoreError>;
     /// Made once with the database: a client that resumes against another database (a restored
@@ -613,6 +638,7 @@ mod tests {
 
     fn deleted(seq: i64) -> TaskEvent {
         TaskEvent {
+            board: FIRST_BOARD,
             seq,
             change: TaskChange::Deleted(TaskId(seq)),
         }
@@ -695,7 +721,7 @@ mod tests {
 
     #[test]
     fn numbering_hands_out_consecutive_seqs_after_the_head() {
-        let mut numbering = Numbering::after(41);
+        let mut numbering = Numbering::after(FIRST_BOARD, 41);
         let first = numbering.record(TaskChange::Deleted(TaskId(1)));
         let second = numbering.record(TaskChange::Deleted(TaskId(2)));
         assert_eq!((first.seq, second.seq, numbering.head), (42, 43, 43));

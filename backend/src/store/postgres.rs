@@ -2,7 +2,7 @@
 //!
 //! Writers take the stream's counter row first (see the migration), so batches from different
 //! instances commit one after another and `seq` is gap-free and in commit order. After a commit
-//! the writer sends `NOTIFY` with the new head (never the event itself: payloads are limited and
+//! the writer sends `NOTIFY` with the board and its new head (never the event itself: payloads are limited and
 //! lost while a listener reconnects); every instance's [`PgStore::watch_changes`] turns that into
 //! a wake-up of its follower, which reads the log itself. Nothing depends on a notification
 //! arriving: the follower also polls.
@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use shared::{NewTask, Task, TaskId, TaskPatch};
+use shared::{BoardId, NewTask, Task, TaskId, TaskPatch};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::Notify;
@@ -25,12 +25,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     CALL_TIMEOUT, Changed, Created, EventRow, Guarded, IDEMPOTENCY_TTL_MS, IdempotencyKey,
-    ListQuery, MAIN_STREAM, Numbering, Page, Replay, StoreError, TASK_COLUMNS, TaskChange,
-    TaskEvent, TaskRow, TaskStore, Write, WriteOps, Written, account_store, apply, bounded,
-    changed, cleared, created, encode_task, page, refused, replayed, trim_due,
+    ListQuery, Numbering, Page, Replay, StoreError, TASK_COLUMNS, TaskChange, TaskEvent, TaskRow,
+    TaskStore, Write, WriteOps, Written, account_store, apply, bounded, changed, cleared, created,
+    encode_task, page, refused, replayed, trim_due,
 };
 
-/// The channel writers notify after a commit; the payload is the new head.
+/// The channel writers notify after a commit; the payload is `BOARD:HEAD` (a hint: the follower
+/// reads the heads itself).
 const CHANNEL: &str = "tasktick_events";
 /// How long to wait for a pooled connection (part of [`CALL_TIMEOUT`]).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -99,11 +100,11 @@ impl PgStore {
             .collect::<Result<_, _>>()?;
         sqlx::query(
             "WITH appended AS ( \
-               INSERT INTO events (seq, kind, task_id, task, at_ms) \
-               SELECT seq, kind, task_id, task, $5 \
+               INSERT INTO events (board_id, seq, kind, task_id, task, at_ms) \
+               SELECT $7, seq, kind, task_id, task, $5 \
                FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[]) AS e(seq, kind, task_id, task) \
              ), moved AS (UPDATE streams SET head = $6 WHERE id = $7) \
-             SELECT pg_notify($8, $6::text)",
+             SELECT pg_notify($8, $7::text || ':' || $6::text)",
         )
         .bind(&seqs)
         .bind(&kinds)
@@ -111,12 +112,13 @@ impl PgStore {
         .bind(&tasks)
         .bind(Utc::now().timestamp_millis())
         .bind(numbering.head)
-        .bind(MAIN_STREAM)
+        .bind(numbering.board.0)
         .bind(CHANNEL)
         .execute(&mut *conn)
         .await?;
         if let Some(upto) = trim_due(before, numbering.head, self.retention) {
-            sqlx::query("DELETE FROM events WHERE seq <= $1")
+            sqlx::query("DELETE FROM events WHERE board_id = $1 AND seq <= $2")
+                .bind(numbering.board.0)
                 .bind(upto)
                 .execute(&mut *conn)
                 .await?;
@@ -124,18 +126,32 @@ impl PgStore {
         Ok(())
     }
 
-    async fn write_batch(&self, batch: &[Write]) -> Result<Vec<Written>, StoreError> {
+    /// The board's head, unbounded (callers bound it).
+    async fn read_head(&self, board: BoardId) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT head FROM streams WHERE id = $1")
+            .bind(board.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NoSuchBoard(board))
+    }
+
+    async fn write_batch(
+        &self,
+        board: BoardId,
+        batch: &[Write],
+    ) -> Result<Vec<Written>, StoreError> {
         let now = Utc::now().timestamp_millis();
         let mut tx = self.pool.begin().await?;
-        // The counter row first: from here until commit this is the only writer of the stream,
-        // on every instance, and every row lock below is taken after it (so writers cannot
-        // deadlock each other).
+        // The board's counter row first: from here until commit this is the only writer of the
+        // board's stream, on every instance, and every row lock below is taken after it (so
+        // writers cannot deadlock each other). Writers of other boards take other rows.
         let before: i64 =
             sqlx::query_scalar("UPDATE streams SET head = head WHERE id = $1 RETURNING head")
-                .bind(MAIN_STREAM)
-                .fetch_one(&mut *tx)
-                .await?;
-        let mut numbering = Numbering::after(before);
+                .bind(board.0)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NoSuchBoard(board))?;
+        let mut numbering = Numbering::after(board, before);
         if batch
             .iter()
             .any(|w| matches!(w, Write::Create { key: Some(_), .. }))
@@ -175,10 +191,12 @@ impl WriteOps for PgConnection {
             }
         }
         let row: TaskRow = sqlx::query_as(&format!(
-            "INSERT INTO tasks (title, created_at_ms) VALUES ($1, $2) RETURNING {TASK_COLUMNS}"
+            "INSERT INTO tasks (board_id, title, created_at_ms) VALUES ($3, $1, $2) \
+             RETURNING {TASK_COLUMNS}"
         ))
         .bind(new.title.as_str())
         .bind(now)
+        .bind(numbering.board.0)
         .fetch_one(&mut *self)
         .await?;
         let task = Task::try_from(row)?;
@@ -208,12 +226,13 @@ impl WriteOps for PgConnection {
         let titles: Vec<&str> = run.iter().map(|new| new.title.as_str()).collect();
         // Inserted in the run's order, so the ids (from the serial) follow it.
         let rows: Vec<TaskRow> = sqlx::query_as(&format!(
-            "INSERT INTO tasks (title, created_at_ms) \
-             SELECT title, $2 FROM UNNEST($1::text[]) WITH ORDINALITY AS run(title, n) \
+            "INSERT INTO tasks (board_id, title, created_at_ms) \
+             SELECT $3, title, $2 FROM UNNEST($1::text[]) WITH ORDINALITY AS run(title, n) \
              ORDER BY n RETURNING {TASK_COLUMNS}"
         ))
         .bind(&titles)
         .bind(now)
+        .bind(numbering.board.0)
         .fetch_all(&mut *self)
         .await?;
         created(rows, numbering)
@@ -229,17 +248,18 @@ impl WriteOps for PgConnection {
         // Field-wise and version-checked in one statement, as in the SQLite store.
         let row: Option<TaskRow> = sqlx::query_as(&format!(
             "UPDATE tasks SET title = COALESCE($1, title), done = COALESCE($2, done), \
-             version = version + 1 WHERE id = $3 AND {} RETURNING {TASK_COLUMNS}",
+             version = version + 1 WHERE id = $3 AND board_id = $5 AND {} RETURNING {TASK_COLUMNS}",
             version_matches(4)
         ))
         .bind(patch.title.as_ref().map(|t| t.as_str()))
         .bind(patch.done)
         .bind(id.0)
         .bind(expected)
+        .bind(numbering.board.0)
         .fetch_optional(&mut *self)
         .await?;
         let Some(row) = row else {
-            return refusal(self, id).await;
+            return refusal(self, numbering.board, id).await;
         };
         let task = Task::try_from(row)?;
         let change = TaskChange::Updated(task.clone());
@@ -253,15 +273,16 @@ impl WriteOps for PgConnection {
         expected: Option<&[i64]>,
     ) -> Result<Guarded<()>, StoreError> {
         let deleted: Option<i64> = sqlx::query_scalar(&format!(
-            "DELETE FROM tasks WHERE id = $1 AND {} RETURNING id",
+            "DELETE FROM tasks WHERE id = $1 AND board_id = $3 AND {} RETURNING id",
             version_matches(2)
         ))
         .bind(id.0)
         .bind(expected)
+        .bind(numbering.board.0)
         .fetch_optional(&mut *self)
         .await?;
         if deleted.is_none() {
-            return refusal(self, id).await;
+            return refusal(self, numbering.board, id).await;
         }
         Ok(Guarded::Changed(changed(
             (),
@@ -271,7 +292,8 @@ impl WriteOps for PgConnection {
     }
 
     async fn clear_done(&mut self, numbering: &mut Numbering) -> Result<Changed<u64>, StoreError> {
-        let ids = sqlx::query_scalar("DELETE FROM tasks WHERE done RETURNING id")
+        let ids = sqlx::query_scalar("DELETE FROM tasks WHERE board_id = $1 AND done RETURNING id")
+            .bind(numbering.board.0)
             .fetch_all(&mut *self)
             .await?;
         Ok(cleared(ids, numbering))
@@ -279,12 +301,18 @@ impl WriteOps for PgConnection {
 }
 
 /// Why a guarded write changed nothing: the task is gone, or its version did not match.
-async fn refusal<T>(conn: &mut PgConnection, id: TaskId) -> Result<Guarded<T>, StoreError> {
-    let row: Option<TaskRow> =
-        sqlx::query_as(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1"))
-            .bind(id.0)
-            .fetch_optional(&mut *conn)
-            .await?;
+async fn refusal<T>(
+    conn: &mut PgConnection,
+    board: BoardId,
+    id: TaskId,
+) -> Result<Guarded<T>, StoreError> {
+    let row: Option<TaskRow> = sqlx::query_as(&format!(
+        "SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 AND board_id = $2"
+    ))
+    .bind(id.0)
+    .bind(board.0)
+    .fetch_optional(&mut *conn)
+    .await?;
     refused(row)
 }
 
@@ -302,29 +330,31 @@ type PageRow = (
 #[async_trait]
 impl TaskStore for PgStore {
     #[tracing::instrument(level = "debug", skip_all, fields(writes = batch.len()))]
-    async fn write(&self, batch: &[Write]) -> Result<Vec<Written>, StoreError> {
-        bounded(self.write_batch(batch)).await
+    async fn write(&self, board: BoardId, batch: &[Write]) -> Result<Vec<Written>, StoreError> {
+        bounded(self.write_batch(board, batch)).await
     }
 
     #[tracing::instrument(level = "debug", skip(self))]
-    async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
+    async fn list(&self, board: BoardId, query: ListQuery) -> Result<Page, StoreError> {
         // One statement, so the page and the head come from one snapshot.
         let rows: Vec<PageRow> = bounded(async {
             Ok(sqlx::query_as(&format!(
                 "SELECT s.head, t.* FROM streams s LEFT JOIN LATERAL ( \
                    SELECT {TASK_COLUMNS} FROM tasks \
-                   WHERE id > $1 AND ($2::boolean IS NULL OR done = $2) ORDER BY id LIMIT $3 \
+                   WHERE board_id = $4 AND id > $1 AND ($2::boolean IS NULL OR done = $2) \
+                   ORDER BY id LIMIT $3 \
                  ) t ON true WHERE s.id = $4 ORDER BY t.id"
             ))
             .bind(query.after.map_or(0, |id| id.0))
             .bind(query.done)
             .bind(i64::from(query.limit) + 1)
-            .bind(MAIN_STREAM)
+            .bind(board.0)
             .fetch_all(&self.pool)
             .await?)
         })
         .await?;
-        let seq = rows.first().map_or(0, |row| row.0);
+        // No row at all: the board has no stream.
+        let seq = rows.first().ok_or(StoreError::NoSuchBoard(board))?.0;
         let tasks = rows
             .into_iter()
             .filter_map(|(_, id, title, done, created_at_ms, version)| {
@@ -341,42 +371,56 @@ impl TaskStore for PgStore {
     }
 
     #[tracing::instrument(level = "debug", skip(self))]
-    async fn get(&self, id: TaskId) -> Result<Option<Task>, StoreError> {
+    async fn get(&self, board: BoardId, id: TaskId) -> Result<Option<Task>, StoreError> {
         let row: Option<TaskRow> = bounded(async {
-            Ok(
-                sqlx::query_as(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1"))
-                    .bind(id.0)
-                    .fetch_optional(&self.pool)
-                    .await?,
-            )
+            Ok(sqlx::query_as(&format!(
+                "SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1 AND board_id = $2"
+            ))
+            .bind(id.0)
+            .bind(board.0)
+            .fetch_optional(&self.pool)
+            .await?)
         })
         .await?;
         row.map(Task::try_from).transpose()
     }
 
-    async fn head(&self) -> Result<i64, StoreError> {
+    async fn head(&self, board: BoardId) -> Result<i64, StoreError> {
+        bounded(self.read_head(board)).await
+    }
+
+    async fn heads(&self) -> Result<Vec<(BoardId, i64)>, StoreError> {
         bounded(async {
-            Ok(sqlx::query_scalar("SELECT head FROM streams WHERE id = $1")
-                .bind(MAIN_STREAM)
-                .fetch_one(&self.pool)
-                .await?)
+            let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT id, head FROM streams")
+                .fetch_all(&self.pool)
+                .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, head)| (BoardId(id), head))
+                .collect())
         })
         .await
     }
 
     #[tracing::instrument(level = "debug", skip(self))]
-    async fn events_since(&self, since: i64, limit: u32) -> Result<Replay, StoreError> {
+    async fn events_since(
+        &self,
+        board: BoardId,
+        since: i64,
+        limit: u32,
+    ) -> Result<Replay, StoreError> {
         bounded(async {
-            let head = self.head().await?;
+            let head = self.read_head(board).await?;
             // Events above the head read first may have committed since; they wait for the next
             // read, so the answer never runs past the head it names.
             let rows: Vec<EventRow> = sqlx::query_as(
-                "SELECT seq, kind, task_id, task FROM events WHERE seq > $1 AND seq <= $2 \
-                 ORDER BY seq LIMIT $3",
+                "SELECT board_id, seq, kind, task_id, task FROM events \
+                 WHERE board_id = $4 AND seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
             )
             .bind(since)
             .bind(head)
             .bind(i64::from(limit))
+            .bind(board.0)
             .fetch_all(&self.pool)
             .await?;
             let events = rows

@@ -7,15 +7,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use shared::{NewTask, Task, TaskId, TaskPatch};
+use shared::{BoardId, NewTask, Task, TaskId, TaskPatch};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::{
-    Changed, Created, EventRow, Guarded, IDEMPOTENCY_TTL_MS, IdempotencyKey, ListQuery,
-    MAIN_STREAM, Numbering, Page, Replay, StoreError, TASK_COLUMNS, TaskChange, TaskEvent, TaskRow,
-    TaskStore, Write, WriteOps, Written, account_store, apply, bounded, changed, cleared, created,
-    encode_task, page, refused, replayed, trim_due,
+    Changed, Created, EventRow, Guarded, IDEMPOTENCY_TTL_MS, IdempotencyKey, ListQuery, Numbering,
+    Page, Replay, StoreError, TASK_COLUMNS, TaskChange, TaskEvent, TaskRow, TaskStore, Write,
+    WriteOps, Written, account_store, apply, bounded, changed, cleared, created, encode_task, page,
+    refused, replayed, trim_due,
 };
 
 /// Tasks and their event log in a SQLite database file.
@@ -81,8 +81,10 @@ impl SqliteStore {
         let at_ms = Utc::now().timestamp_millis();
         for event in &numbering.events {
             sqlx::query(
-                "INSERT INTO events (seq, kind, task_id, task, at_ms) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO events (board_id, seq, kind, task_id, task, at_ms) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
             )
+            .bind(event.board.0)
             .bind(event.seq)
             .bind(event.kind())
             .bind(event.task_id().0)
@@ -93,11 +95,12 @@ impl SqliteStore {
         }
         sqlx::query("UPDATE streams SET head = ? WHERE id = ?")
             .bind(numbering.head)
-            .bind(MAIN_STREAM)
+            .bind(numbering.board.0)
             .execute(&mut *conn)
             .await?;
         if let Some(upto) = trim_due(before, numbering.head, self.retention) {
-            sqlx::query("DELETE FROM events WHERE seq <= ?")
+            sqlx::query("DELETE FROM events WHERE board_id = ? AND seq <= ?")
+                .bind(numbering.board.0)
                 .bind(upto)
                 .execute(&mut *conn)
                 .await?;
@@ -126,8 +129,10 @@ impl WriteOps for SqliteConnection {
             }
         }
         let row: TaskRow = sqlx::query_as(&format!(
-            "INSERT INTO tasks (title, created_at_ms) VALUES (?, ?) RETURNING {TASK_COLUMNS}"
+            "INSERT INTO tasks (board_id, title, created_at_ms) VALUES (?, ?, ?) \
+             RETURNING {TASK_COLUMNS}"
         ))
+        .bind(numbering.board.0)
         .bind(new.title.as_str())
         .bind(now)
         .fetch_one(&mut *self)
@@ -162,9 +167,10 @@ impl WriteOps for SqliteConnection {
         // json_each yields the titles in order and AUTOINCREMENT numbers the rows as inserted,
         // so the ids follow the run's order.
         let rows: Vec<TaskRow> = sqlx::query_as(&format!(
-            "INSERT INTO tasks (title, created_at_ms) \
-             SELECT value, ? FROM json_each(?) ORDER BY key RETURNING {TASK_COLUMNS}"
+            "INSERT INTO tasks (board_id, title, created_at_ms) \
+             SELECT ?, value, ? FROM json_each(?) ORDER BY key RETURNING {TASK_COLUMNS}"
         ))
+        .bind(numbering.board.0)
         .bind(now)
         .bind(titles)
         .fetch_all(&mut *self)
@@ -184,17 +190,19 @@ impl WriteOps for SqliteConnection {
         // version check is part of the same statement, so it cannot race with another write.
         let row: Option<TaskRow> = sqlx::query_as(&format!(
             "UPDATE tasks SET title = COALESCE(?, title), done = COALESCE(?, done), \
-             version = version + 1 WHERE id = ? AND {VERSION_MATCHES} RETURNING {TASK_COLUMNS}"
+             version = version + 1 WHERE id = ? AND board_id = ? AND {VERSION_MATCHES} \
+             RETURNING {TASK_COLUMNS}"
         ))
         .bind(patch.title.as_ref().map(|t| t.as_str()))
         .bind(patch.done)
         .bind(id.0)
+        .bind(numbering.board.0)
         .bind(expected_json(expected))
         .bind(expected_json(expected))
         .fetch_optional(&mut *self)
         .await?;
         let Some(row) = row else {
-            return refusal(self, id).await;
+            return refusal(self, numbering.board, id).await;
         };
         let task = Task::try_from(row)?;
         let change = TaskChange::Updated(task.clone());
@@ -208,15 +216,16 @@ impl WriteOps for SqliteConnection {
         expected: Option<&[i64]>,
     ) -> Result<Guarded<()>, StoreError> {
         let deleted: Option<i64> = sqlx::query_scalar(&format!(
-            "DELETE FROM tasks WHERE id = ? AND {VERSION_MATCHES} RETURNING id"
+            "DELETE FROM tasks WHERE id = ? AND board_id = ? AND {VERSION_MATCHES} RETURNING id"
         ))
         .bind(id.0)
+        .bind(numbering.board.0)
         .bind(expected_json(expected))
         .bind(expected_json(expected))
         .fetch_optional(&mut *self)
         .await?;
         if deleted.is_none() {
-            return refusal(self, id).await;
+            return refusal(self, numbering.board, id).await;
         }
         Ok(Guarded::Changed(changed(
             (),
@@ -226,43 +235,53 @@ impl WriteOps for SqliteConnection {
     }
 
     async fn clear_done(&mut self, numbering: &mut Numbering) -> Result<Changed<u64>, StoreError> {
-        let ids = sqlx::query_scalar("DELETE FROM tasks WHERE done = 1 RETURNING id")
-            .fetch_all(&mut *self)
-            .await?;
+        let ids =
+            sqlx::query_scalar("DELETE FROM tasks WHERE board_id = ? AND done = 1 RETURNING id")
+                .bind(numbering.board.0)
+                .fetch_all(&mut *self)
+                .await?;
         Ok(cleared(ids, numbering))
     }
 }
 
 /// Why a guarded write changed nothing: the task is gone, or its version did not match.
-async fn refusal<T>(conn: &mut SqliteConnection, id: TaskId) -> Result<Guarded<T>, StoreError> {
-    let row: Option<TaskRow> =
-        sqlx::query_as(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?"))
-            .bind(id.0)
-            .fetch_optional(&mut *conn)
-            .await?;
+async fn refusal<T>(
+    conn: &mut SqliteConnection,
+    board: BoardId,
+    id: TaskId,
+) -> Result<Guarded<T>, StoreError> {
+    let row: Option<TaskRow> = sqlx::query_as(&format!(
+        "SELECT {TASK_COLUMNS} FROM tasks WHERE id = ? AND board_id = ?"
+    ))
+    .bind(id.0)
+    .bind(board.0)
+    .fetch_optional(&mut *conn)
+    .await?;
     refused(row)
 }
 
-async fn head(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar("SELECT head FROM streams WHERE id = ?")
-        .bind(MAIN_STREAM)
-        .fetch_one(&mut *conn)
-        .await?)
+async fn head(conn: &mut SqliteConnection, board: BoardId) -> Result<i64, StoreError> {
+    sqlx::query_scalar("SELECT head FROM streams WHERE id = ?")
+        .bind(board.0)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NoSuchBoard(board))
 }
 
 #[async_trait]
 impl TaskStore for SqliteStore {
     #[tracing::instrument(level = "debug", skip_all, fields(writes = batch.len()))]
-    async fn write(&self, batch: &[Write]) -> Result<Vec<Written>, StoreError> {
+    async fn write(&self, board: BoardId, batch: &[Write]) -> Result<Vec<Written>, StoreError> {
         let now = Utc::now().timestamp_millis();
         let mut tx = self.pool.begin().await?;
         // Taking the counter first makes this the writer (SQLite's write lock) before anything else.
         let before: i64 =
             sqlx::query_scalar("UPDATE streams SET head = head WHERE id = ? RETURNING head")
-                .bind(MAIN_STREAM)
-                .fetch_one(&mut *tx)
-                .await?;
-        let mut numbering = Numbering::after(before);
+                .bind(board.0)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NoSuchBoard(board))?;
+        let mut numbering = Numbering::after(board, before);
         if batch
             .iter()
             .any(|w| matches!(w, Write::Create { key: Some(_), .. }))
@@ -281,49 +300,68 @@ impl TaskStore for SqliteStore {
     }
 
     #[tracing::instrument(level = "debug", skip(self))]
-    async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
+    async fn list(&self, board: BoardId, query: ListQuery) -> Result<Page, StoreError> {
         // One read transaction: the page and the seq come from the same snapshot. Ordered by id,
         // which follows creation, so a cursor ("after id N") never skips or repeats a task even
         // when tasks are added between pages.
         let mut tx = self.pool.begin().await?;
         let rows: Vec<TaskRow> = sqlx::query_as(&format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE id > ? AND (? IS NULL OR done = ?) \
-             ORDER BY id LIMIT ?"
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE board_id = ? AND id > ? \
+             AND (? IS NULL OR done = ?) ORDER BY id LIMIT ?"
         ))
+        .bind(board.0)
         .bind(query.after.map_or(0, |id| id.0))
         .bind(query.done)
         .bind(query.done)
         .bind(i64::from(query.limit) + 1)
         .fetch_all(&mut *tx)
         .await?;
-        let seq = head(&mut tx).await?;
+        let seq = head(&mut tx, board).await?;
         tx.commit().await?;
         page(rows, query.limit, seq)
     }
 
     #[tracing::instrument(level = "debug", skip(self))]
-    async fn get(&self, id: TaskId) -> Result<Option<Task>, StoreError> {
-        let row: Option<TaskRow> =
-            sqlx::query_as(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?"))
-                .bind(id.0)
-                .fetch_optional(&self.pool)
-                .await?;
+    async fn get(&self, board: BoardId, id: TaskId) -> Result<Option<Task>, StoreError> {
+        let row: Option<TaskRow> = sqlx::query_as(&format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE id = ? AND board_id = ?"
+        ))
+        .bind(id.0)
+        .bind(board.0)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(Task::try_from).transpose()
     }
 
-    async fn head(&self) -> Result<i64, StoreError> {
+    async fn head(&self, board: BoardId) -> Result<i64, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        head(&mut conn).await
+        head(&mut conn, board).await
+    }
+
+    async fn heads(&self) -> Result<Vec<(BoardId, i64)>, StoreError> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT id, head FROM streams")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, head)| (BoardId(id), head))
+            .collect())
     }
 
     #[tracing::instrument(level = "debug", skip(self))]
-    async fn events_since(&self, since: i64, limit: u32) -> Result<Replay, StoreError> {
+    async fn events_since(
+        &self,
+        board: BoardId,
+        since: i64,
+        limit: u32,
+    ) -> Result<Replay, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let head = head(&mut tx).await?;
+        let head = head(&mut tx, board).await?;
         let rows: Vec<EventRow> = sqlx::query_as(
-            "SELECT seq, kind, task_id, task FROM events WHERE seq > ? AND seq <= ? \
-             ORDER BY seq LIMIT ?",
+            "SELECT board_id, seq, kind, task_id, task FROM events \
+             WHERE board_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
         )
+        .bind(board.0)
         .bind(since)
         .bind(head)
         .bind(i64::from(limit))
@@ -412,10 +450,13 @@ mod tests {
         }
 
         let store = SqliteStore::open(&path, RETENTION).await.unwrap();
-        let written = store.write(&[create("after the upgrade")]).await.unwrap();
+        let written = store
+            .write(super::super::FIRST_BOARD, &[create("after the upgrade")])
+            .await
+            .unwrap();
 
         assert_eq!(written[0].events()[0].seq, 4);
-        assert_eq!(store.head().await.unwrap(), 4);
+        assert_eq!(store.head(super::super::FIRST_BOARD).await.unwrap(), 4);
     }
 }
 

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::clock::{TickFeed, encode};
 use crate::events::Event;
+use crate::store::FIRST_BOARD;
 
 /// WebSocket close reasons are limited to 123 bytes of UTF-8.
 const MAX_CLOSE_REASON_BYTES: usize = 123;
@@ -153,7 +154,8 @@ where
                 }
             },
             received = events.recv() => match received {
-                Ok(event) if event.seq <= last_seq => None,
+                // Until connections subscribe to boards, they follow the first board.
+                Ok(event) if event.board != FIRST_BOARD || event.seq <= last_seq => None,
                 Ok(event) => {
                     last_seq = event.seq;
                     Some(Message::Text(event.text))
@@ -271,6 +273,7 @@ mod tests {
 
     fn event(seq: i64) -> Event {
         Event {
+            board: FIRST_BOARD,
             seq,
             text: format!("event {seq}").into(),
             is_task_event: true,

@@ -19,7 +19,7 @@ use shared::{LabRun, Problem, ServerMsg, Transport};
 
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::store::Replay;
+use crate::store::{FIRST_BOARD, Replay};
 use crate::wire::ConnectionWire;
 use crate::{AppError, AppState};
 use clock::encode;
@@ -172,29 +172,35 @@ pub(crate) async fn prelude(
     // The connection has subscribed already: everything after what this instance published
     // will reach it live. So a fresh connection, or one resuming from exactly there, needs no
     // database (and opens while the database is away).
-    let published = state.events.published();
+    let published = state.events.published(FIRST_BOARD);
     let since = match since {
         None => return Ok((vec![hello(published)], published)),
         Some(since) if since == published => return Ok((vec![hello(published)], published)),
         Some(since) => since,
     };
     tracing::Span::current().record("since", since);
-    Ok(match state.store.events_since(since, MAX_REPLAY).await? {
-        Replay::Events { head, events } if events.last().is_none_or(|e| e.seq == head) => {
-            let mut prelude = vec![hello(head)];
-            prelude.extend(events.iter().map(|event| encode(&event.to_message())));
-            (prelude, head)
-        }
-        Replay::Events { head, .. } => {
-            let reason = format!("more than {MAX_REPLAY} events happened after {since}");
-            (
-                vec![hello(head), encode(&ServerMsg::Resync { reason })],
-                head,
-            )
-        }
-        Replay::Unavailable { head, reason } => {
-            let resync = encode(&ServerMsg::Resync { reason });
-            (vec![hello(head), resync], head)
-        }
-    })
+    Ok(
+        match state
+            .store
+            .events_since(FIRST_BOARD, since, MAX_REPLAY)
+            .await?
+        {
+            Replay::Events { head, events } if events.last().is_none_or(|e| e.seq == head) => {
+                let mut prelude = vec![hello(head)];
+                prelude.extend(events.iter().map(|event| encode(&event.to_message())));
+                (prelude, head)
+            }
+            Replay::Events { head, .. } => {
+                let reason = format!("more than {MAX_REPLAY} events happened after {since}");
+                (
+                    vec![hello(head), encode(&ServerMsg::Resync { reason })],
+                    head,
+                )
+            }
+            Replay::Unavailable { head, reason } => {
+                let resync = encode(&ServerMsg::Resync { reason });
+                (vec![hello(head), resync], head)
+            }
+        },
+    )
 }

@@ -113,7 +113,10 @@ async fn a_client_resumes_from_events_another_instance_wrote_before_this_one_pub
         key: None,
     };
     other
-        .write(&[create("a"), create("b"), create("c")])
+        .write(
+            backend::store::FIRST_BOARD,
+            &[create("a"), create("b"), create("c")],
+        )
         .await
         .unwrap();
 

@@ -5,10 +5,10 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use backend::store::{
-    self, Created, DatabaseUrl, Guarded, IdempotencyKey, ListQuery, Replay, Store, TaskChange,
-    TaskEvent, TaskStore, Write, Written,
+    self, Created, DatabaseUrl, FIRST_BOARD, Guarded, IdempotencyKey, ListQuery, Replay, Store,
+    StoreError, TaskChange, TaskEvent, TaskStore, Write, Written,
 };
-use shared::{NewTask, Task, TaskId, TaskPatch, TaskTitle};
+use shared::{BoardId, Name, NewTask, Task, TaskId, TaskPatch, TaskTitle, Username};
 use sqlx::{Connection, Executor};
 use tempfile::TempDir;
 
@@ -96,7 +96,7 @@ fn done(value: bool) -> TaskPatch {
 }
 
 async fn write_one(store: &dyn TaskStore, write: Write) -> Written {
-    store.write(&[write]).await.unwrap().remove(0)
+    store.write(FIRST_BOARD, &[write]).await.unwrap().remove(0)
 }
 
 /// Creates a task that must be new; returns it and its event.
@@ -164,6 +164,7 @@ async fn every_change_records_an_event_with_an_increasing_seq(kind: Kind) {
     assert_eq!(
         created,
         TaskEvent {
+            board: FIRST_BOARD,
             seq: 1,
             change: TaskChange::Created(task.clone())
         }
@@ -172,6 +173,7 @@ async fn every_change_records_an_event_with_an_increasing_seq(kind: Kind) {
     assert_eq!(
         update_events,
         vec![TaskEvent {
+            board: FIRST_BOARD,
             seq: 2,
             change: TaskChange::Updated(updated)
         }]
@@ -179,13 +181,17 @@ async fn every_change_records_an_event_with_an_increasing_seq(kind: Kind) {
     assert_eq!(
         delete_events,
         vec![TaskEvent {
+            board: FIRST_BOARD,
             seq: 3,
             change: TaskChange::Deleted(task.id)
         }]
     );
-    assert_eq!(store.head().await.unwrap(), 3);
+    assert_eq!(store.head(FIRST_BOARD).await.unwrap(), 3);
     let all = [vec![created], update_events, delete_events].concat();
-    assert_eq!(replayed(store.events_since(0, 100).await.unwrap()), all);
+    assert_eq!(
+        replayed(store.events_since(FIRST_BOARD, 0, 100).await.unwrap()),
+        all
+    );
 }
 
 async fn an_update_changes_only_the_fields_it_names(kind: Kind) {
@@ -217,7 +223,7 @@ async fn a_write_naming_a_stale_version_changes_nothing_and_returns_the_current_
 
     assert_eq!(stale_update, Guarded::Stale(current.clone()));
     assert_eq!(stale_delete, Guarded::Stale(current));
-    assert_eq!(store.head().await.unwrap(), 2);
+    assert_eq!(store.head(FIRST_BOARD).await.unwrap(), 2);
     let (fresh, _) = changed(update(store, task.id, done(false), Some(vec![5, 2])).await);
     assert_eq!(fresh.version, 3);
 }
@@ -230,14 +236,14 @@ async fn unknown_ids_change_nothing(kind: Kind) {
     let deleted = delete(store, TaskId(7), None).await;
 
     assert_eq!((updated, deleted), (Guarded::NotFound, Guarded::NotFound));
-    assert_eq!(store.head().await.unwrap(), 0);
-    assert_eq!(store.get(TaskId(7)).await.unwrap(), None);
+    assert_eq!(store.head(FIRST_BOARD).await.unwrap(), 0);
+    assert_eq!(store.get(FIRST_BOARD, TaskId(7)).await.unwrap(), None);
 }
 
 async fn pages_follow_the_cursor_and_the_filter_and_name_the_head(kind: Kind) {
     let db = open(kind).await;
     let store = &*db.store;
-    let empty = store.list(ALL).await.unwrap();
+    let empty = store.list(FIRST_BOARD, ALL).await.unwrap();
     assert_eq!(
         (empty.tasks.len(), empty.seq, empty.has_more),
         (0, 0, false)
@@ -254,9 +260,9 @@ async fn pages_follow_the_cursor_and_the_filter_and_name_the_head(kind: Kind) {
         after,
         limit: 2,
     };
-    let first = store.list(open_tasks(None)).await.unwrap();
+    let first = store.list(FIRST_BOARD, open_tasks(None)).await.unwrap();
     let second = store
-        .list(open_tasks(first.tasks.last().map(|t| t.id)))
+        .list(FIRST_BOARD, open_tasks(first.tasks.last().map(|t| t.id)))
         .await
         .unwrap();
 
@@ -269,7 +275,14 @@ async fn pages_follow_the_cursor_and_the_filter_and_name_the_head(kind: Kind) {
         (titles(&second.tasks), second.has_more),
         (vec!["e".to_string()], false)
     );
-    assert_eq!(store.get(ids[1]).await.unwrap().map(|t| t.done), Some(true));
+    assert_eq!(
+        store
+            .get(FIRST_BOARD, ids[1])
+            .await
+            .unwrap()
+            .map(|t| t.done),
+        Some(true)
+    );
 }
 
 async fn clearing_done_tasks_deletes_only_those_with_one_event_each(kind: Kind) {
@@ -288,7 +301,7 @@ async fn clearing_done_tasks_deletes_only_those_with_one_event_each(kind: Kind) 
     assert_eq!(cleared.value, 2);
     assert_eq!(seqs(&cleared.events), vec![6, 7]);
     let left: Vec<_> = store
-        .list(ALL)
+        .list(FIRST_BOARD, ALL)
         .await
         .unwrap()
         .tasks
@@ -321,8 +334,8 @@ async fn an_idempotency_key_replays_the_first_answer_and_refuses_a_different_req
     };
     assert_eq!(retry, Written::Created(Created::Replayed(first.value)));
     assert_eq!(other, Written::Created(Created::KeyReused));
-    assert_eq!(store.list(ALL).await.unwrap().tasks.len(), 1);
-    assert_eq!(store.head().await.unwrap(), 1);
+    assert_eq!(store.list(FIRST_BOARD, ALL).await.unwrap().tasks.len(), 1);
+    assert_eq!(store.head(FIRST_BOARD).await.unwrap(), 1);
 }
 
 async fn racing_retries_with_one_key_from_two_processes_create_one_task(kind: Kind) {
@@ -337,7 +350,7 @@ async fn racing_retries_with_one_key_from_two_processes_create_one_task(kind: Ki
         };
         tokio::spawn(async move {
             store
-                .write(&[keyed("once", "k-race")])
+                .write(FIRST_BOARD, &[keyed("once", "k-race")])
                 .await
                 .unwrap()
                 .remove(0)
@@ -364,7 +377,10 @@ async fn racing_retries_with_one_key_from_two_processes_create_one_task(kind: Ki
             other => panic!("{other:?}"),
         }
     }
-    assert_eq!(db.store.list(ALL).await.unwrap().tasks.len(), 1);
+    assert_eq!(
+        db.store.list(FIRST_BOARD, ALL).await.unwrap().tasks.len(),
+        1
+    );
 }
 
 async fn an_idempotency_key_older_than_a_day_no_longer_counts(kind: Kind) {
@@ -379,7 +395,10 @@ async fn an_idempotency_key_older_than_a_day_no_longer_counts(kind: Kind) {
         matches!(again, Written::Created(Created::New(_))),
         "{again:?}"
     );
-    assert_eq!(db.store.list(ALL).await.unwrap().tasks.len(), 2);
+    assert_eq!(
+        db.store.list(FIRST_BOARD, ALL).await.unwrap().tasks.len(),
+        2
+    );
 }
 
 async fn a_batch_commits_in_order_with_consecutive_seqs_and_a_refusal_does_not_undo_its_neighbours(
@@ -390,20 +409,23 @@ async fn a_batch_commits_in_order_with_consecutive_seqs_and_a_refusal_does_not_u
     let (task, _) = create(store, "existing").await;
 
     let written = store
-        .write(&[
-            create_write("first"),
-            Write::Update {
-                id: task.id,
-                patch: done(true),
-                expected: Some(vec![9]),
-            },
-            keyed("second", "k"),
-            keyed("not second", "k"),
-            Write::Delete {
-                id: task.id,
-                expected: Some(vec![1]),
-            },
-        ])
+        .write(
+            FIRST_BOARD,
+            &[
+                create_write("first"),
+                Write::Update {
+                    id: task.id,
+                    patch: done(true),
+                    expected: Some(vec![9]),
+                },
+                keyed("second", "k"),
+                keyed("not second", "k"),
+                Write::Delete {
+                    id: task.id,
+                    expected: Some(vec![1]),
+                },
+            ],
+        )
         .await
         .unwrap();
 
@@ -412,7 +434,7 @@ async fn a_batch_commits_in_order_with_consecutive_seqs_and_a_refusal_does_not_u
     assert!(matches!(written[1], Written::Updated(Guarded::Stale(_))));
     assert_eq!(written[3], Written::Created(Created::KeyReused));
     let titles: Vec<String> = store
-        .list(ALL)
+        .list(FIRST_BOARD, ALL)
         .await
         .unwrap()
         .tasks
@@ -421,7 +443,9 @@ async fn a_batch_commits_in_order_with_consecutive_seqs_and_a_refusal_does_not_u
         .collect();
     assert_eq!(titles, vec!["first", "second"]);
     assert_eq!(
-        seqs(&replayed(store.events_since(1, 100).await.unwrap())),
+        seqs(&replayed(
+            store.events_since(FIRST_BOARD, 1, 100).await.unwrap()
+        )),
         vec![2, 3, 4]
     );
 }
@@ -434,15 +458,19 @@ async fn replay_is_refused_before_the_retained_window_and_ahead_of_the_head(kind
     }
 
     assert_eq!(
-        seqs(&replayed(store.events_since(2, 100).await.unwrap())),
+        seqs(&replayed(
+            store.events_since(FIRST_BOARD, 2, 100).await.unwrap()
+        )),
         vec![3, 4]
     );
     assert_eq!(
-        seqs(&replayed(store.events_since(4, 100).await.unwrap())),
+        seqs(&replayed(
+            store.events_since(FIRST_BOARD, 4, 100).await.unwrap()
+        )),
         Vec::<i64>::new()
     );
     for since in [1, 5, -1] {
-        let replay = store.events_since(since, 100).await.unwrap();
+        let replay = store.events_since(FIRST_BOARD, since, 100).await.unwrap();
         assert!(
             matches!(replay, Replay::Unavailable { head: 4, .. }),
             "{since}: {replay:?}"
@@ -456,7 +484,7 @@ async fn a_replay_returns_at_most_the_events_asked_for_and_names_the_head(kind: 
         create(&*db.store, title).await;
     }
 
-    let replay = db.store.events_since(1, 2).await.unwrap();
+    let replay = db.store.events_since(FIRST_BOARD, 1, 2).await.unwrap();
 
     let Replay::Events { head, events } = replay else {
         panic!("{replay:?}");
@@ -474,7 +502,7 @@ async fn the_seq_and_the_identity_survive_reopening_and_another_database_has_ano
     let (_, second) = create(&*reopened, "b").await;
 
     assert_eq!(second.seq, 2);
-    assert_eq!(reopened.list(ALL).await.unwrap().seq, 2);
+    assert_eq!(reopened.list(FIRST_BOARD, ALL).await.unwrap().seq, 2);
     assert_eq!(reopened.identity(), db.store.identity());
     assert!(!db.store.identity().is_empty());
     let elsewhere = open(kind).await;
@@ -497,7 +525,7 @@ async fn concurrent_writers_in_two_processes_get_gap_free_seqs_in_commit_order(k
             let batch: Vec<Write> = (0..PER_BATCH)
                 .map(|i| create_write(&format!("{b}.{i}")))
                 .collect();
-            store.write(&batch).await.unwrap()
+            store.write(FIRST_BOARD, &batch).await.unwrap()
         })
     });
     let mut acknowledged: Vec<i64> = Vec::new();
@@ -508,7 +536,7 @@ async fn concurrent_writers_in_two_processes_get_gap_free_seqs_in_commit_order(k
     let total = (BATCHES * PER_BATCH) as i64;
     acknowledged.sort_unstable();
     assert_eq!(acknowledged, (1..=total).collect::<Vec<_>>());
-    let log = replayed(db.store.events_since(0, 1000).await.unwrap());
+    let log = replayed(db.store.events_since(FIRST_BOARD, 0, 1000).await.unwrap());
     assert_eq!(seqs(&log), (1..=total).collect::<Vec<_>>());
     // Commit order: a task created in a later commit has a later seq and a larger id.
     let ids: Vec<i64> = log
@@ -519,6 +547,151 @@ async fn concurrent_writers_in_two_processes_get_gap_free_seqs_in_commit_order(k
         })
         .collect();
     assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
+}
+
+/// A second board (with its owner), as the account side makes it.
+async fn second_board(store: &dyn Store) -> BoardId {
+    let owner = store
+        .create_user(&Username::parse("owner").unwrap(), "h", 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let board = store
+        .create_board(owner.id, &Name::parse("Second").unwrap(), 1)
+        .await
+        .unwrap();
+    assert_ne!(board.id, FIRST_BOARD);
+    board.id
+}
+
+async fn each_board_numbers_its_own_events_and_holds_its_own_tasks(kind: Kind) {
+    let db = open(kind).await;
+    let store = &*db.store;
+    let second = second_board(store).await;
+    create(store, "first board").await;
+    let written = store
+        .write(
+            second,
+            &[create_write("second a"), create_write("second b")],
+        )
+        .await
+        .unwrap();
+    let seconds: Vec<(BoardId, i64)> = written
+        .iter()
+        .map(|w| (w.events()[0].board, w.events()[0].seq))
+        .collect();
+    assert_eq!(seconds, [(second, 1), (second, 2)]);
+    let theirs = match &written[0] {
+        Written::Created(Created::New(changed)) => changed.value.clone(),
+        other => panic!("{other:?}"),
+    };
+
+    assert_eq!(store.head(FIRST_BOARD).await.unwrap(), 1);
+    assert_eq!(store.head(second).await.unwrap(), 2);
+    let mut heads = store.heads().await.unwrap();
+    heads.sort();
+    assert_eq!(heads, [(FIRST_BOARD, 1), (second, 2)]);
+    let titles: Vec<String> = store
+        .list(second, ALL)
+        .await
+        .unwrap()
+        .tasks
+        .into_iter()
+        .map(|t| t.title)
+        .collect();
+    assert_eq!(titles, ["second a", "second b"]);
+    assert_eq!(store.list(FIRST_BOARD, ALL).await.unwrap().tasks.len(), 1);
+    assert_eq!(store.get(FIRST_BOARD, theirs.id).await.unwrap(), None);
+    let across = store
+        .write(
+            FIRST_BOARD,
+            &[
+                Write::Delete {
+                    id: theirs.id,
+                    expected: None,
+                },
+                Write::ClearDone,
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(across[0], Written::Deleted(Guarded::NotFound)),
+        "{across:?}"
+    );
+    assert_eq!(store.list(second, ALL).await.unwrap().tasks.len(), 2);
+    let replay = replayed(store.events_since(second, 0, 100).await.unwrap());
+    assert!(replay.iter().all(|e| e.board == second) && replay.len() == 2);
+}
+
+async fn a_deleted_board_takes_its_tasks_and_stream_and_refuses_writes(kind: Kind) {
+    let db = open(kind).await;
+    let store = &*db.store;
+    let second = second_board(store).await;
+    store
+        .write(second, &[create_write("doomed")])
+        .await
+        .unwrap();
+
+    assert!(store.delete_board(second).await.unwrap());
+
+    assert!(
+        matches!(store.write(second, &[create_write("late")]).await, Err(StoreError::NoSuchBoard(b)) if b == second)
+    );
+    assert!(matches!(
+        store.list(second, ALL).await,
+        Err(StoreError::NoSuchBoard(_))
+    ));
+    assert!(matches!(
+        store.head(second).await,
+        Err(StoreError::NoSuchBoard(_))
+    ));
+    assert!(
+        store
+            .heads()
+            .await
+            .unwrap()
+            .iter()
+            .all(|(board, _)| *board != second)
+    );
+}
+
+/// On PostgreSQL, a writer holding one board's counter does not hold up writers of another board
+/// (SQLite has one writer for the whole file, by design).
+#[tokio::test]
+async fn on_postgres_writers_of_different_boards_do_not_wait_for_each_other() {
+    let db = open(Kind::Postgres).await;
+    let second = second_board(&*db.store).await;
+    let DatabaseUrl::Postgres(url) = &db.url else {
+        unreachable!()
+    };
+    let mut holder = sqlx::PgConnection::connect(url).await.unwrap();
+    holder
+        .execute("BEGIN; UPDATE streams SET head = head WHERE id = 1")
+        .await
+        .unwrap();
+
+    let other_board = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        db.store.write(second, &[create_write("not held up")]),
+    )
+    .await;
+    let same_board = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        db.store.write(FIRST_BOARD, &[create_write("waits")]),
+    )
+    .await;
+
+    assert!(
+        other_board
+            .expect("the other board's write went through")
+            .is_ok()
+    );
+    assert!(
+        same_board.is_err(),
+        "the held board's writer waits for the counter"
+    );
+    holder.execute("ROLLBACK").await.unwrap();
 }
 
 /// Each behaviour above, once per store (also used by `store_accounts`).
@@ -548,4 +721,6 @@ on_both_stores!(
     a_replay_returns_at_most_the_events_asked_for_and_names_the_head,
     the_seq_and_the_identity_survive_reopening_and_another_database_has_another_identity,
     concurrent_writers_in_two_processes_get_gap_free_seqs_in_commit_order,
+    each_board_numbers_its_own_events_and_holds_its_own_tasks,
+    a_deleted_board_takes_its_tasks_and_stream_and_refuses_writes,
 );
