@@ -188,8 +188,8 @@ pub fn now_ms() -> i64 {
 pub enum Credential {
     /// A browser session (the SHA-256 of its id).
     Session(String),
-    /// A personal access token.
-    Token(TokenId),
+    /// A personal access token (and the SHA-256 of its secret, to check it again later).
+    Token { id: TokenId, secret_hash: String },
 }
 
 /// The signed-in account making the request; extracting it answers 401 when there is none.
@@ -203,7 +203,22 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        if let Some(authorization) = parts.headers.get(AUTHORIZATION) {
+        authenticate(&parts.headers, state).await?.ok_or_else(|| {
+            AppError::Unauthorized(
+                "Sign in first, or send an access token as `Authorization: Bearer TOKEN`.".into(),
+            )
+        })
+    }
+}
+
+/// Who sent `headers`: the bearer token's account (401 when it is not valid), else the session
+/// cookie's (401 when the session ended), else nobody.
+pub async fn authenticate(
+    headers: &axum::http::HeaderMap,
+    state: &AppState,
+) -> Result<Option<Caller>, AppError> {
+    {
+        if let Some(authorization) = headers.get(AUTHORIZATION) {
             let secret = authorization
                 .to_str()
                 .ok()
@@ -213,24 +228,26 @@ impl FromRequestParts<AppState> for Caller {
                         "Send an access token as `Authorization: Bearer TOKEN`.".into(),
                     )
                 })?;
+            let secret_hash = digest(secret);
             let (account, token) = state
                 .store
-                .token_user(&digest(secret), now_ms())
+                .token_user(&secret_hash, now_ms())
                 .await?
                 .ok_or_else(|| {
                     AppError::Unauthorized(
                         "This access token is not valid: it was revoked or mistyped.".into(),
                     )
                 })?;
-            return Ok(Self {
+            return Ok(Some(Caller {
                 account,
-                credential: Credential::Token(token),
-            });
+                credential: Credential::Token {
+                    id: token,
+                    secret_hash,
+                },
+            }));
         }
-        let Some(id_hash) = session_hash(&CookieJar::from_headers(&parts.headers)) else {
-            return Err(AppError::Unauthorized(
-                "Sign in first, or send an access token as `Authorization: Bearer TOKEN`.".into(),
-            ));
+        let Some(id_hash) = session_hash(&CookieJar::from_headers(headers)) else {
+            return Ok(None);
         };
         let account = state
             .store
@@ -239,10 +256,10 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 AppError::Unauthorized("Your session has ended. Sign in again.".into())
             })?;
-        Ok(Self {
+        Ok(Some(Caller {
             account,
             credential: Credential::Session(id_hash),
-        })
+        }))
     }
 }
 

@@ -16,6 +16,7 @@ const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
 const DEFAULT_READ_TIMEOUT_SECS: u64 = 10;
 const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: u32 = 1_000;
 const DEFAULT_SIGN_IN_ATTEMPTS: u32 = 10;
+const DEFAULT_WRITE_RATE: NonZeroU32 = NonZeroU32::new(50).unwrap();
 const DEFAULT_SIGN_IN_WINDOW_SECS: u64 = 15 * 60;
 const DEFAULT_EVENT_RETENTION: NonZeroU32 = NonZeroU32::new(10_000).unwrap();
 
@@ -95,6 +96,10 @@ pub struct Config {
     #[arg(long, env = "TASKTICK_SIGN_IN_WINDOW", default_value_t = DEFAULT_SIGN_IN_WINDOW_SECS,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub sign_in_window: u64,
+    /// Task changes one account may make per second (in bursts of twice that); more are answered
+    /// 429 with Retry-After.
+    #[arg(long, env = "TASKTICK_WRITE_RATE", default_value_t = DEFAULT_WRITE_RATE)]
+    pub write_rate: NonZeroU32,
     /// Refuse every WebSocket upgrade with 503, as a proxy that blocks WebSockets would (clients
     /// then use the event stream).
     #[arg(long, env = "TASKTICK_DISABLE_WEBSOCKET")]
@@ -122,6 +127,7 @@ impl Config {
             trusted_proxies: Vec::new(),
             sign_in_attempts: DEFAULT_SIGN_IN_ATTEMPTS,
             sign_in_window: DEFAULT_SIGN_IN_WINDOW_SECS,
+            write_rate: DEFAULT_WRITE_RATE,
         }
     }
 }

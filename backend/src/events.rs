@@ -81,7 +81,10 @@ impl EventHub {
         self.send(Event {
             board,
             seq,
-            text: encode(&ServerMsg::Resync { reason }),
+            text: encode(&ServerMsg::Resync {
+                board: Some(board),
+                reason,
+            }),
             is_task_event: false,
         });
     }
@@ -120,7 +123,10 @@ mod tests {
         let (a, b) = (first.recv().await.unwrap(), second.recv().await.unwrap());
         assert_eq!((a.seq, b.seq, hub.published(board)), (7, 7, 7));
         assert_eq!((a.board, hub.published(BoardId(4))), (board, 0));
-        assert_eq!(a.text.as_str(), r#"{"type":"task_deleted","seq":7,"id":1}"#);
+        assert_eq!(
+            a.text.as_str(),
+            r#"{"type":"task_deleted","board":3,"seq":7,"id":1}"#
+        );
         // The same bytes, not two copies.
         assert_eq!(a.text.as_str().as_ptr(), b.text.as_str().as_ptr());
     }

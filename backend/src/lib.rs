@@ -6,6 +6,7 @@
 //! `follower` reads the event log back and publishes it to live connections through `events`. `client` holds the console clients. `wire` counts
 //! bytes per connection for the transport lab (`lab`).
 
+pub mod access;
 pub mod auth;
 pub mod cli;
 pub mod client;
@@ -18,6 +19,7 @@ pub mod follower;
 pub mod janitor;
 pub mod lab;
 pub mod limits;
+pub mod live;
 pub mod operator;
 pub mod origin;
 pub mod routes;
@@ -29,6 +31,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod wire;
+pub mod write_limit;
 pub mod writes;
 pub mod ws;
 

@@ -16,13 +16,16 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
+use crate::access::{self, AccessHub};
 use crate::auth::{AuthSettings, RateLimit};
 use crate::config::Config;
 use crate::events::{BROADCAST_CAPACITY, EventHub};
 use crate::lab::LabRegistry;
 use crate::limits::{self, Admission, ConnectionLimits};
+use crate::live::StoreAccess;
 use crate::routes::{self, health, static_files};
 use crate::wire::{self, CountingListener};
+use crate::write_limit::WriteLimit;
 use crate::writes::Writes;
 use crate::ws::WsSettings;
 use crate::{AppState, follower, janitor, security, serve, store, ws};
@@ -150,7 +153,19 @@ impl Application {
             changes.clone(),
             shutdown.clone(),
         );
+        let access = AccessHub::default();
+        access::spawn(
+            store.clone(),
+            access.clone(),
+            store.access_head().await?,
+            shutdown.clone(),
+        );
         let state = AppState {
+            board_access: Arc::new(StoreAccess {
+                store: store.clone(),
+                events: events.clone(),
+            }),
+            access,
             writes: Writes::spawn(store.clone(), changes, events.clone()),
             store,
             events,
@@ -173,9 +188,14 @@ impl Application {
                     window: Duration::from_secs(config.sign_in_window),
                 },
             )),
+            write_limit: WriteLimit::new(config.write_rate),
             lab: Arc::new(LabRegistry::default()),
         };
-        janitor::spawn(state.store.clone(), state.shutdown.clone());
+        janitor::spawn(
+            state.store.clone(),
+            state.write_limit.clone(),
+            state.shutdown.clone(),
+        );
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.addr))?;

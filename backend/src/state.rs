@@ -22,6 +22,10 @@ pub struct AppState {
     pub writes: Writes,
     /// Task events on their way to every live connection (published by the follower).
     pub events: EventHub,
+    /// Access changes on their way to live sessions (which end what was revoked).
+    pub access: crate::access::AccessHub,
+    /// Membership checks and replays for live sessions' subscriptions.
+    pub board_access: Arc<dyn crate::live::BoardAccess>,
     /// The latest clock tick, already serialised once for all connections.
     pub ticks: TickFeed,
     /// Cancelled when the server starts shutting down; WebSocket loops then say goodbye.
@@ -33,6 +37,8 @@ pub struct AppState {
     pub ws: Arc<WsSettings>,
     /// Sign-up, cookies, proxies and the sign-in rate limits.
     pub auth: crate::auth::Auth,
+    /// How fast each account may change tasks.
+    pub write_limit: crate::write_limit::WriteLimit,
     /// Byte meters of the transport lab's runs.
     pub lab: Arc<LabRegistry>,
 }

@@ -85,8 +85,9 @@ impl Writes {
         board: BoardId,
         new: NewTask,
         key: Option<IdempotencyKey>,
+        by: Option<String>,
     ) -> Result<Created, StoreError> {
-        match self.submit(board, Write::Create { new, key }).await? {
+        match self.submit(board, Write::Create { new, key, by }).await? {
             Written::Created(created) => Ok(created),
             other => Err(mismatch(&other)),
         }
@@ -98,6 +99,7 @@ impl Writes {
         id: TaskId,
         patch: TaskPatch,
         expected: Option<Vec<i64>>,
+        by: Option<String>,
     ) -> Result<Guarded<Task>, StoreError> {
         match self
             .submit(
@@ -106,6 +108,7 @@ impl Writes {
                     id,
                     patch,
                     expected,
+                    by,
                 },
             )
             .await?
@@ -236,6 +239,7 @@ mod tests {
                 title: TaskTitle::parse(title).unwrap(),
             },
             key: None,
+            by: None,
         }
     }
 

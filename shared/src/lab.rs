@@ -16,8 +16,8 @@ pub const LAB_RUNS_PATH: &str = "/api/lab/runs";
 /// Query parameter naming the lab run a request belongs to.
 pub const LAB_PARAM: &str = "lab";
 
-/// `GET /api/clock`: the server's latest tick, and the newest task event `seq` so that a polling
-/// client knows when to reload the task list.
+/// `GET /api/clock`: the server's latest tick (what a polling client reads instead of the
+/// WebSocket's `tick`; it polls its board's task list, with `If-None-Match`, for changes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClockReading {
@@ -25,8 +25,6 @@ pub struct ClockReading {
     pub server_time_ms: i64,
     /// `"The time is: HH:MM:SS"`, as in the WebSocket's `tick`.
     pub text: String,
-    /// The newest task event's `seq`.
-    pub seq: i64,
     /// The store's identity, as in the WebSocket's `hello`.
     pub store: String,
 }

@@ -21,12 +21,14 @@ pub use problem::{FieldError, Problem};
 pub use task::{
     CreateTask, NewTask, PatchError, Task, TaskId, TaskPatch, TaskTitle, TitleError, UpdateTask,
 };
-pub use ws::{ClientMsg, ServerMsg};
+pub use ws::{ClientMsg, EndReason, ServerMsg};
 
 /// Path prefix of the REST API.
 pub const API_PREFIX: &str = "/api";
-/// Path of the task collection.
-pub const TASKS_PATH: &str = "/api/tasks";
+/// Path of a board's task collection.
+pub fn tasks_path(board: BoardId) -> String {
+    format!("{BOARDS_PATH}/{board}/tasks")
+}
 /// Path of sign-up (`POST`).
 pub const ACCOUNTS_PATH: &str = "/api/accounts";
 /// Path of the browser session: sign in (`POST`), who am I (`GET`), sign out (`DELETE`).
@@ -44,11 +46,11 @@ pub const WS_PATH: &str = "/ws";
 /// Path of the liveness probe.
 pub const HEALTH_PATH: &str = "/healthz";
 
-/// Response header of `GET /api/tasks` carrying the event `seq` the list is consistent with: apply
+/// Response header of a task list (`GET /api/boards/{board}/tasks`) carrying the event `seq` the list is consistent with: apply
 /// live events newer than it on top of the list.
 pub const SEQ_HEADER: &str = "tasktick-seq";
 
-/// Response header of `GET /api/tasks` naming the store the list (and its `seq`) comes from; the
+/// Response header of a task list naming the store the list (and its `seq`) comes from; the
 /// same identity as in the WebSocket's `hello`.
 pub const STORE_HEADER: &str = "tasktick-store";
 

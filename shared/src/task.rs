@@ -30,6 +30,12 @@ pub struct Task {
     pub created_at: DateTime<Utc>,
     /// Starts at 1 and grows by one with every change; the basis for ETags and `If-Match`.
     pub version: i64,
+    /// The username of who created it (none for tasks from before accounts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// The username of who changed it last (none for tasks from before accounts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
 }
 
 /// A task title that satisfies the rule: trimmed, not empty, at most
@@ -366,6 +372,8 @@ mod tests {
             done: false,
             created_at: DateTime::from_timestamp_millis(1_700_000_000_123).unwrap(),
             version: 1,
+            created_by: Some("ada".into()),
+            updated_by: None,
         };
         let json = serde_json::to_value(&task).unwrap();
         assert_eq!(json["created_at"], "2023-11-14T22:13:20.123Z");

@@ -1,19 +1,21 @@
 //! Messages on the `/ws` WebSocket, one tagged enum per direction, JSON text frames.
 //!
-//! Task events carry `seq`, a number the store assigns in the same transaction as the change:
-//! strictly increasing, never reused, surviving restarts. A client remembers the last `seq` it
-//! applied and reconnects with `/ws?since=SEQ` to receive exactly what it missed.
+//! The clock is public: every connection gets a `tick` each second. A signed-in client follows
+//! boards on the same socket: `subscribe` names a board and the last `seq` applied, the server
+//! answers `subscribed` (then the events missed) or `unsubscribed` with the reason, and from then
+//! on sends the board's task events. Each board is its own stream: `seq` is per board, assigned
+//! by the store in the same transaction as the change, strictly increasing, never reused. Access
+//! is checked at every `subscribe` and again whenever it changes (a member removed, a session
+//! ended, a token revoked): the subscription then ends with `unsubscribed`.
 
 use serde::{Deserialize, Serialize};
 
+use crate::account::BoardId;
 use crate::task::{Task, TaskId};
 
 /// Version of the message protocol below; `hello` announces it so a client can refuse a server it
 /// does not understand.
-pub const PROTOCOL_VERSION: u32 = 1;
-
-/// Query parameter of `/ws` naming the last `seq` the client applied.
-pub const SINCE_PARAM: &str = "since";
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest message a client may send, in bytes; a larger one closes the connection with 1009.
 pub const MAX_CLIENT_MESSAGE_BYTES: usize = 4 * 1024;
@@ -31,11 +33,25 @@ pub enum ServerMsg {
         protocol: u32,
         /// Server wall clock, Unix epoch milliseconds.
         server_time_ms: i64,
-        /// The newest event's `seq` (0 before the first change).
-        seq: i64,
         /// The store's identity: a client that resumed against another store (a restored backup,
         /// a new database) must reload instead of applying its `seq`s.
         store: String,
+        /// The signed-in account's username, if the connection carries a session or a token.
+        username: Option<String>,
+    },
+    /// A `subscribe` was accepted: the board's events after `seq` follow (first those the client
+    /// missed since the `since` it gave, if any).
+    Subscribed {
+        #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+        board: BoardId,
+        /// The board's newest event when the subscription began.
+        seq: i64,
+    },
+    /// A subscription ended, or a `subscribe` was refused; no more events of the board follow.
+    Unsubscribed {
+        #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+        board: BoardId,
+        reason: EndReason,
     },
     /// Sent on every wall-clock second.
     Tick {
@@ -45,19 +61,36 @@ pub enum ServerMsg {
         text: String,
     },
     /// A task was created.
-    TaskCreated { seq: i64, task: Task },
+    TaskCreated {
+        #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+        board: BoardId,
+        seq: i64,
+        task: Task,
+    },
     /// A task changed; `task` is its new state.
-    TaskUpdated { seq: i64, task: Task },
+    TaskUpdated {
+        #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+        board: BoardId,
+        seq: i64,
+        task: Task,
+    },
     /// A task was deleted.
     TaskDeleted {
+        #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+        board: BoardId,
         seq: i64,
         #[cfg_attr(feature = "openapi", schema(value_type = i64))]
         id: TaskId,
     },
-    /// The server cannot send the events this client missed (too old, ahead of the server, or the
-    /// client fell behind the live stream): reload the list over REST. Live events keep coming;
-    /// apply those newer than the reloaded list's `seq`.
-    Resync { reason: String },
+    /// The server cannot send the events of `board` this client missed (too old, ahead of the
+    /// server, or the client fell behind the live stream; without a board: every board's): reload
+    /// the list over REST. Live events keep coming; apply those newer than the reloaded list's
+    /// `seq`.
+    Resync {
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+        board: Option<BoardId>,
+        reason: String,
+    },
     /// Answer to a client's `ping`, echoing its timestamp so it can compute the round trip.
     Pong {
         client_time_ms: i64,
@@ -65,13 +98,33 @@ pub enum ServerMsg {
     },
 }
 
+/// Why a board's subscription ended (or never began).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The connection carries no session or token: sign in first.
+    SignInRequired,
+    /// No such board, or the account is not a member (the two read the same).
+    NotFound,
+    /// The account's access ended: removed from the board, or the board was deleted.
+    Revoked,
+    /// The session signed out or the token was revoked.
+    SignedOut,
+    /// The client asked (`unsubscribe`).
+    Requested,
+    /// The server could not check access right now (its database is away): subscribe again
+    /// shortly.
+    Unavailable,
+}
+
 impl ServerMsg {
-    /// The event sequence number, for task events.
-    pub fn seq(&self) -> Option<i64> {
+    /// The board and event sequence number, for task events.
+    pub fn seq(&self) -> Option<(BoardId, i64)> {
         match self {
-            Self::TaskCreated { seq, .. }
-            | Self::TaskUpdated { seq, .. }
-            | Self::TaskDeleted { seq, .. } => Some(*seq),
+            Self::TaskCreated { board, seq, .. }
+            | Self::TaskUpdated { board, seq, .. }
+            | Self::TaskDeleted { board, seq, .. } => Some((*board, *seq)),
             _ => None,
         }
     }
@@ -84,6 +137,18 @@ impl ServerMsg {
 pub enum ClientMsg {
     /// Asks for a `pong`, to measure the round trip.
     Ping { client_time_ms: i64 },
+    /// Follows a board: its task events from now on, and first those after `since` (the last
+    /// `seq` applied) if given.
+    Subscribe {
+        #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+        board: BoardId,
+        since: Option<i64>,
+    },
+    /// Stops following a board.
+    Unsubscribe {
+        #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+        board: BoardId,
+    },
 }
 
 #[cfg(test)]
@@ -100,24 +165,38 @@ mod tests {
         assert_eq!(json["type"], "tick");
         assert_eq!(json["text"], "The time is: 00:00:01");
         let deleted = serde_json::to_value(ServerMsg::TaskDeleted {
+            board: BoardId(2),
             seq: 3,
             id: TaskId(9),
         })
         .unwrap();
         assert_eq!(
             deleted,
-            serde_json::json!({"type": "task_deleted", "seq": 3, "id": 9})
+            serde_json::json!({"type": "task_deleted", "board": 2, "seq": 3, "id": 9})
+        );
+        let subscribe: ClientMsg =
+            serde_json::from_str(r#"{"type":"subscribe","board":2,"since":null}"#).unwrap();
+        assert_eq!(
+            subscribe,
+            ClientMsg::Subscribe {
+                board: BoardId(2),
+                since: None
+            }
         );
     }
 
     #[test]
     fn only_task_events_have_a_seq() {
         let deleted = ServerMsg::TaskDeleted {
+            board: BoardId(2),
             seq: 3,
             id: TaskId(1),
         };
-        assert_eq!(deleted.seq(), Some(3));
-        let resync = ServerMsg::Resync { reason: "x".into() };
+        assert_eq!(deleted.seq(), Some((BoardId(2), 3)));
+        let resync = ServerMsg::Resync {
+            board: None,
+            reason: "x".into(),
+        };
         assert_eq!(resync.seq(), None);
     }
 }

@@ -4,25 +4,28 @@
 use anyhow::Context;
 use reqwest::{Response, StatusCode};
 use serde::de::DeserializeOwned;
-use shared::{CreateTask, Problem, TASKS_PATH, Task, TaskId, UpdateTask};
+use shared::{BoardId, CreateTask, Problem, Task, TaskId, UpdateTask, tasks_path};
 
-/// The server's REST API at `base` (`http://host:port`).
+/// The server's REST API at `base` (`http://host:port`), for one board's tasks.
 pub struct RestClient {
     base: String,
+    board: BoardId,
     http: reqwest::Client,
 }
 
 impl RestClient {
-    /// A client for `base`, with the access token `tasktick login` kept for it (if any).
-    pub fn new(base: &str) -> Self {
+    /// A client for `base` with `token`, or else the access token `tasktick login` kept for it
+    /// (if any).
+    pub fn new(base: &str, board: BoardId, token: Option<String>) -> Self {
         let mut headers = reqwest::header::HeaderMap::new();
-        if let Some(token) = super::login::token_for(base)
+        if let Some(token) = token.or_else(|| super::login::token_for(base))
             && let Ok(value) = format!("Bearer {token}").parse()
         {
             headers.insert(reqwest::header::AUTHORIZATION, value);
         }
         Self {
             base: base.trim_end_matches('/').to_owned(),
+            board,
             http: reqwest::Client::builder()
                 .default_headers(headers)
                 .build()
@@ -33,7 +36,7 @@ impl RestClient {
     /// Every task, following the `next` links.
     pub async fn list(&self) -> anyhow::Result<Vec<Task>> {
         let mut tasks = Vec::new();
-        let mut path = format!("{TASKS_PATH}?limit=1000");
+        let mut path = format!("{}?limit=1000", tasks_path(self.board));
         loop {
             let response = self.send(self.http.get(self.url(&path))).await?;
             let next = next_link(&response);
@@ -48,7 +51,7 @@ impl RestClient {
     pub async fn create(&self, title: String) -> anyhow::Result<Task> {
         let request = self
             .http
-            .post(self.url(TASKS_PATH))
+            .post(self.url(&tasks_path(self.board)))
             .json(&CreateTask { title });
         expect(self.send(request).await?, StatusCode::CREATED).await
     }
@@ -71,7 +74,7 @@ impl RestClient {
     }
 
     fn task_url(&self, id: TaskId) -> String {
-        self.url(&format!("{TASKS_PATH}/{id}"))
+        self.url(&format!("{}/{id}", tasks_path(self.board)))
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Response> {

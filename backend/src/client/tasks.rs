@@ -11,6 +11,12 @@ pub struct ServerArg {
     /// Base URL of the server.
     #[arg(long, default_value = "http://127.0.0.1:3000")]
     pub server: String,
+    /// The board's id (the page shows it in its address: `/boards/ID`).
+    #[arg(long, env = "TASKTICK_BOARD", default_value_t = 1)]
+    pub board: i64,
+    /// An access token to send instead of the one `tasktick login` kept (for scripts).
+    #[arg(long, env = "TASKTICK_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// A task command.
@@ -49,20 +55,25 @@ pub enum TaskCommand {
 }
 
 impl TaskCommand {
-    fn server(&self) -> &str {
+    fn server(&self) -> &ServerArg {
         match self {
             Self::Add { server, .. }
             | Self::List { server }
             | Self::Done { server, .. }
             | Self::Edit { server, .. }
-            | Self::Rm { server, .. } => &server.server,
+            | Self::Rm { server, .. } => server,
         }
     }
 }
 
 /// Runs `command` against the server and prints the outcome.
 pub async fn run(command: TaskCommand) -> anyhow::Result<()> {
-    let client = RestClient::new(command.server());
+    let server = command.server();
+    let client = RestClient::new(
+        &server.server,
+        shared::BoardId(server.board),
+        server.token.clone(),
+    );
     match command {
         TaskCommand::Add { title, .. } => {
             let task = client.create(title).await?;

@@ -1,5 +1,7 @@
-//! `GET /api/events`: the WebSocket's feed as Server-Sent Events, for clients and networks where a
-//! WebSocket cannot get through.
+//! `GET /api/events[?board=B]`: the WebSocket's feed as Server-Sent Events, for clients and
+//! networks where a WebSocket cannot get through: the clock for anyone, and with `board` that
+//! board's task events for its members (a subscription that cannot be changed, so it is made by
+//! the query and refused with an HTTP status; a revocation ends the stream).
 //!
 //! The same connection loop drives it (see `ws::connection`): a sink turns each message into an
 //! SSE event (`id:` = `seq` for task events, so the browser's automatic reconnect sends
@@ -17,15 +19,16 @@ use axum::response::sse::{Event, Sse};
 use axum::routing::get;
 use futures_util::SinkExt;
 use serde::Deserialize;
-use shared::{LabRun, Problem, Transport};
+use shared::{BoardId, EndReason, LabRun, Problem, Transport};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::PollSender;
 use utoipa::IntoParams;
 
 use crate::extract::AppQuery;
+use crate::live::Live;
 use crate::wire::ConnectionWire;
 use crate::ws::connection::{self, Session, Timing};
-use crate::ws::{SEND_TIMEOUT, acquire_permit, prelude};
+use crate::ws::{SEND_TIMEOUT, acquire_permit, hello, live_caller};
 use crate::{AppError, AppState};
 
 /// Events queued for one stream before its sends wait (and, after the send timeout, give up).
@@ -43,7 +46,10 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
-    /// Resume after this `seq` (the `Last-Event-ID` header, which browsers send on reconnect,
+    /// Follow this board's task events (members only).
+    #[param(value_type = Option<i64>)]
+    board: Option<BoardId>,
+    /// Resume the board's stream after this `seq` (the `Last-Event-ID` header, which browsers send on reconnect,
     /// takes precedence).
     since: Option<i64>,
     /// Count this stream's bytes in the Server-Sent Events lane of this lab run.
@@ -57,11 +63,17 @@ pub struct EventsQuery {
     tag = "live",
     params(EventsQuery, ("Last-Event-ID" = Option<i64>, Header, description = "The last `seq` applied")),
     description = "The WebSocket's messages as Server-Sent Events: each `data:` is a `ServerMsg` as \
-        JSON; task events carry `id:` = `seq`. Keep-alive comments every --ws-ping-interval seconds; \
-        a final `close` event on shutdown.",
+        JSON (`hello`, a `tick` every second, and with `board` its `subscribed`, the events missed \
+        after `since`, then its task events, which carry `id:` = `seq`). An `unsubscribed` message \
+        (access revoked) ends the board's events. Keep-alive comments every --ws-ping-interval \
+        seconds; a final `close` event on shutdown.",
     responses(
         (status = 200, description = "The event stream", content_type = "text/event-stream", body = String),
-        (status = 400, description = "A bad `since` or `Last-Event-ID`",
+        (status = 400, description = "A bad `board`, `since` or `Last-Event-ID`",
+         body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "A board was asked for without a session or a valid token",
+         body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such board, or the caller is not a member",
          body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "At the connection limit, or the database is unavailable; see Retry-After",
          body = Problem, content_type = "application/problem+json",
@@ -86,16 +98,28 @@ pub(crate) async fn events_stream(
         ),
         None => query.since,
     };
+    let caller = live_caller(&headers, &state).await?;
     let permit = acquire_permit(&state)?;
     state
         .lab
         .count(wire.as_deref(), query.lab.as_ref(), Transport::Sse);
+    // Hear every event before the subscription reads the store, so none falls in between.
     let events = state.events.subscribe();
-    let (prelude, last_seq) = prelude(&state, since).await?;
+    let access = state.access.subscribe();
+    let mut live = Live::new(caller, state.board_access.clone());
+    let mut prelude = vec![hello(&state, &live)];
+    if let Some(board) = query.board {
+        prelude.extend(
+            live.try_subscribe(board, since)
+                .await
+                .map_err(|reason| refusal(board, reason))?,
+        );
+    }
     let session = Session {
         prelude,
-        last_seq,
+        live,
         events,
+        access,
         ticks: state.ticks.clone(),
         shutdown: state.shutdown.clone(),
         timing: Timing {
@@ -114,6 +138,19 @@ pub(crate) async fn events_stream(
         drop(permit);
     });
     Ok(Sse::new(ReceiverStream::new(receiver)))
+}
+
+/// A refused subscription as the HTTP answer of the stream.
+fn refusal(board: BoardId, reason: EndReason) -> AppError {
+    match reason {
+        EndReason::SignInRequired => {
+            AppError::Unauthorized("Sign in, or send an access token, to follow a board.".into())
+        }
+        EndReason::Unavailable => {
+            AppError::StoreUnavailable("cannot check the subscription".into())
+        }
+        _ => AppError::NotFound(format!("There is no board {board}.")),
+    }
 }
 
 /// One connection-loop message as an SSE event.
@@ -138,7 +175,7 @@ fn to_event(message: Message) -> Event {
 /// encoder writes the tag first and `seq` right after it (a unit test pins this down).
 fn task_event_seq(json: &str) -> Option<i64> {
     let rest = json.strip_prefix(r#"{"type":"task_"#)?;
-    let (_, after) = rest.split_once(r#"","seq":"#)?;
+    let (_, after) = rest.split_once(r#","seq":"#)?;
     let digits = after.split(|c: char| !c.is_ascii_digit()).next()?;
     digits.parse().ok()
 }
@@ -158,18 +195,30 @@ mod tests {
             done: false,
             created_at: Default::default(),
             version: 1,
+            created_by: Some("ada".into()),
+            updated_by: None,
         };
+        let board = BoardId(3);
         let cases = [
             (
                 ServerMsg::TaskCreated {
+                    board,
                     seq: 12,
                     task: task.clone(),
                 },
                 Some(12),
             ),
-            (ServerMsg::TaskUpdated { seq: 13, task }, Some(13)),
+            (
+                ServerMsg::TaskUpdated {
+                    board,
+                    seq: 13,
+                    task,
+                },
+                Some(13),
+            ),
             (
                 ServerMsg::TaskDeleted {
+                    board,
                     seq: 14,
                     id: TaskId(5),
                 },
@@ -179,12 +228,19 @@ mod tests {
                 ServerMsg::Hello {
                     protocol: 1,
                     server_time_ms: 0,
-                    seq: 9,
                     store: "s".into(),
+                    username: None,
                 },
                 None,
             ),
-            (ServerMsg::Resync { reason: "r".into() }, None),
+            (ServerMsg::Subscribed { board, seq: 9 }, None),
+            (
+                ServerMsg::Resync {
+                    board: Some(board),
+                    reason: "r".into(),
+                },
+                None,
+            ),
         ];
         for (message, expected) in cases {
             assert_eq!(task_event_seq(&encode(&message)), expected, "{message:?}");

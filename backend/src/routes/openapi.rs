@@ -8,9 +8,9 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use shared::{
-    Account, Board, BoardFields, ClientMsg, ClockReading, CreateTask, Credentials, FieldError,
-    IssuedToken, LabReport, LaneReport, Member, MemberRole, NewMember, Problem, Role, ServerMsg,
-    Task, TokenFields, TokenInfo, UpdateTask,
+    Account, Board, BoardFields, ClientMsg, ClockReading, CreateTask, Credentials, EndReason,
+    FieldError, IssuedToken, LabReport, LaneReport, Member, MemberRole, NewMember, Problem, Role,
+    ServerMsg, Task, TokenFields, TokenInfo, UpdateTask,
 };
 use utoipa::OpenApi;
 
@@ -57,7 +57,7 @@ use crate::{AppState, ws};
     components(schemas(
         Task, CreateTask, UpdateTask, Problem, FieldError, ServerMsg, ClientMsg, tasks::Cleared,
         ClockReading, LabReport, LaneReport, Credentials, Account, Board, BoardFields, Member,
-        NewMember, MemberRole, Role, TokenInfo, TokenFields, IssuedToken
+        NewMember, MemberRole, Role, TokenInfo, TokenFields, IssuedToken, EndReason
     )),
     modifiers(&SlowBodies),
     tags(

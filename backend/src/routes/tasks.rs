@@ -1,5 +1,7 @@
-//! `/api/tasks`: create, read, update and delete tasks, with HTTP caching, optimistic concurrency
-//! and idempotent creation. Every change is published as a task event.
+//! `/api/boards/{board}/tasks`: create, read, update and delete a board's tasks, with HTTP
+//! caching, optimistic concurrency and idempotent creation. Members read (viewers and up) and
+//! editors change; every change is published as a task event on the board's stream and records
+//! who made it.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -8,14 +10,16 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use shared::{
-    CreateTask, NewTask, Problem, SEQ_HEADER, STORE_HEADER, TASKS_PATH, Task, TaskId, TaskPatch,
-    UpdateTask,
+    BoardId, CreateTask, NewTask, Problem, Role, SEQ_HEADER, STORE_HEADER, Task, TaskId, TaskPatch,
+    UpdateTask, tasks_path,
 };
 use utoipa::{IntoParams, ToSchema};
 
+use crate::auth::Caller;
 use crate::conditional::{body_etag, cache_headers, if_match_versions, none_match_hits, task_etag};
 use crate::extract::{AppJson, AppPath, AppQuery};
-use crate::store::{Created, FIRST_BOARD, Guarded, IdempotencyKey, ListQuery};
+use crate::routes::boards::access;
+use crate::store::{Created, Guarded, IdempotencyKey, ListQuery};
 use crate::{AppError, AppState};
 
 /// Page size when `limit` is not given, and the largest allowed.
@@ -29,16 +33,16 @@ const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(
-            "/tasks",
+            "/boards/{board}/tasks",
             get(tasks_list).post(tasks_create).delete(tasks_clear),
         )
         .route(
-            "/tasks/{id}",
+            "/boards/{board}/tasks/{id}",
             get(tasks_get).patch(tasks_update).delete(tasks_delete),
         )
 }
 
-/// Query of `GET /api/tasks`.
+/// Query of `GET /api/boards/{board}/tasks`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -70,15 +74,17 @@ fn decode_cursor(cursor: &str) -> Result<TaskId, AppError> {
         })
 }
 
-/// `GET /api/tasks[?done=][&limit=][&cursor=]`: a page of tasks, oldest first. The next page is in
+/// `GET /api/boards/{board}/tasks[?done=][&limit=][&cursor=]`: a page of tasks, oldest first. The next page is in
 /// the `Link: <...>; rel="next"` header; `tasktick-seq` names the newest event the page reflects;
 /// `ETag` and `If-None-Match` make an unchanged page cost a 304.
 #[utoipa::path(
     get,
-    path = "/api/tasks",
+    path = "/api/boards/{board}/tasks",
     tag = "tasks",
-    params(ListParams, IfNoneMatch),
+    params(("board" = i64, Path, description = "The board's id"), ListParams, IfNoneMatch),
     responses(
+        (status = 404, description = "No such board, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "A page of tasks, oldest first", body = [Task],
          headers(
             ("ETag" = String, description = "Strong tag of this page"),
@@ -99,6 +105,8 @@ fn decode_cursor(cursor: &str) -> Result<TaskId, AppError> {
 )]
 pub(crate) async fn tasks_list(
     State(state): State<AppState>,
+    caller: Caller,
+    AppPath(board): AppPath<i64>,
     AppQuery(params): AppQuery<ListParams>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
@@ -108,11 +116,14 @@ pub(crate) async fn tasks_list(
             "limit must be between 1 and {MAX_LIMIT} (got {limit})."
         )));
     }
+    let board = access(&state, &caller, BoardId(board), Role::Viewer)
+        .await?
+        .id;
     let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
     let page = state
         .store
         .list(
-            FIRST_BOARD,
+            board,
             ListQuery {
                 done: params.done,
                 after,
@@ -135,7 +146,8 @@ pub(crate) async fn tasks_list(
     }
     if let (true, Some(last)) = (page.has_more, page.tasks.last()) {
         let mut next = format!(
-            "{TASKS_PATH}?limit={limit}&cursor={}",
+            "{}?limit={limit}&cursor={}",
+            tasks_path(board),
             encode_cursor(last.id)
         );
         if let Some(done) = params.done {
@@ -149,12 +161,19 @@ pub(crate) async fn tasks_list(
 
 #[utoipa::path(
     post,
-    path = "/api/tasks",
+    path = "/api/boards/{board}/tasks",
     tag = "tasks",
-    params(("Idempotency-Key" = Option<String>, Header,
+    params(("board" = i64, Path, description = "The board's id"), ("Idempotency-Key" = Option<String>, Header,
         description = "1 to 255 characters; a retry with the same key and body returns the first answer (for 24 h)")),
     request_body(content = CreateTask, description = "`{\"title\": \"...\"}` or a bare JSON string"),
     responses(
+        (status = 404, description = "No such board, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Viewers cannot change tasks; or another site sent the request",
+         body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many changes by this account; see Retry-After",
+         body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 201, description = "Created (or the first answer to this Idempotency-Key)", body = Task,
          headers(("Location" = String, description = "The new task's URL"))),
         (status = 400, description = "Malformed JSON, a wrong shape, or a title that breaks the rules",
@@ -168,17 +187,21 @@ pub(crate) async fn tasks_list(
          headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
-/// `POST /api/tasks`: validates the title, stores the task, answers 201 with a `Location`. With an
+/// `POST /api/boards/{board}/tasks`: validates the title, stores the task, answers 201 with a `Location`. With an
 /// `Idempotency-Key`, a retry of the same request gets the first answer and creates nothing.
 #[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn tasks_create(
     State(state): State<AppState>,
+    caller: Caller,
+    AppPath(board): AppPath<i64>,
     headers: HeaderMap,
     AppJson(body): AppJson<CreateTask>,
 ) -> Result<impl IntoResponse, AppError> {
-    let key = idempotency_key(&headers, &body)?;
+    let board = editable(&state, &caller, board).await?;
+    let key = idempotency_key(&headers, &body, board, &caller)?;
     let new = NewTask::try_from(body)?;
-    let task = match state.writes.create(FIRST_BOARD, new, key).await? {
+    let by = Some(caller.account.username);
+    let task = match state.writes.create(board, new, key, by).await? {
         Created::New(changed) => {
             tracing::debug!(id = %changed.value.id, "task created");
             changed.value
@@ -186,7 +209,7 @@ pub(crate) async fn tasks_create(
         Created::Replayed(task) => task,
         Created::KeyReused => return Err(AppError::IdempotencyKeyReused),
     };
-    let location = format!("{TASKS_PATH}/{}", task.id);
+    let location = format!("{}/{}", tasks_path(board), task.id);
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
@@ -195,9 +218,12 @@ pub(crate) async fn tasks_create(
 }
 
 /// The `Idempotency-Key` header, if any, with what this request asks for.
+/// Keys are the client's: one account's key never meets another's, nor another board's.
 fn idempotency_key(
     headers: &HeaderMap,
     body: &CreateTask,
+    board: BoardId,
+    caller: &Caller,
 ) -> Result<Option<IdempotencyKey>, AppError> {
     let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
         return Ok(None);
@@ -212,12 +238,12 @@ fn idempotency_key(
             ))
         })?;
     Ok(Some(IdempotencyKey {
-        key: key.to_owned(),
+        key: format!("{board}/{}/{key}", caller.account.id),
         fingerprint: body.title.clone(),
     }))
 }
 
-/// Query of `DELETE /api/tasks`.
+/// Query of `DELETE /api/boards/{board}/tasks`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -235,10 +261,17 @@ pub struct Cleared {
 
 #[utoipa::path(
     delete,
-    path = "/api/tasks",
+    path = "/api/boards/{board}/tasks",
     tag = "tasks",
-    params(ClearParams),
+    params(("board" = i64, Path, description = "The board's id"), ClearParams),
     responses(
+        (status = 404, description = "No such board, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Viewers cannot change tasks; or another site sent the request",
+         body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many changes by this account; see Retry-After",
+         body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 200, description = "Done tasks deleted", body = Cleared),
         (status = 400, description = "`done` missing, not `true`, or unknown parameters",
          body = Problem, content_type = "application/problem+json"),
@@ -247,18 +280,21 @@ pub struct Cleared {
          headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
-/// `DELETE /api/tasks?done=true`: deletes every done task and says how many.
+/// `DELETE /api/boards/{board}/tasks?done=true`: deletes every done task and says how many.
 #[tracing::instrument(level = "debug", skip_all)]
 pub(crate) async fn tasks_clear(
     State(state): State<AppState>,
+    caller: Caller,
+    AppPath(board): AppPath<i64>,
     AppQuery(params): AppQuery<ClearParams>,
 ) -> Result<Json<Cleared>, AppError> {
+    let board = editable(&state, &caller, board).await?;
     if !params.done {
         return Err(AppError::BadRequest(
             "Only done tasks can be cleared in bulk: use ?done=true.".into(),
         ));
     }
-    let cleared = state.writes.clear_done(FIRST_BOARD).await?;
+    let cleared = state.writes.clear_done(board).await?;
     Ok(Json(Cleared {
         deleted: cleared.value,
     }))
@@ -266,31 +302,36 @@ pub(crate) async fn tasks_clear(
 
 #[utoipa::path(
     get,
-    path = "/api/tasks/{id}",
+    path = "/api/boards/{board}/tasks/{id}",
     tag = "tasks",
-    params(("id" = i64, Path, description = "Task id"), IfNoneMatch),
+    params(("board" = i64, Path, description = "The board's id"), ("id" = i64, Path, description = "Task id"), IfNoneMatch),
     responses(
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "The task", body = Task,
          headers(("ETag" = String, description = "`\"v<version>\"`"), ("Cache-Control" = String))),
         (status = 304, description = "Unchanged (If-None-Match named its tag)",
          headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 400, description = "The id is not a number", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No task has this id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No task has this id on the board, no such board, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable right now; see Retry-After",
          body = Problem, content_type = "application/problem+json",
          headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
-/// `GET /api/tasks/{id}`: one task, with its `ETag`.
+/// `GET /api/boards/{board}/tasks/{id}`: one task, with its `ETag`.
 pub(crate) async fn tasks_get(
     State(state): State<AppState>,
-    AppPath(id): AppPath<i64>,
+    caller: Caller,
+    AppPath((board, id)): AppPath<(i64, i64)>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
+    let board = access(&state, &caller, BoardId(board), Role::Viewer)
+        .await?
+        .id;
     let id = TaskId(id);
     let task = state
         .store
-        .get(FIRST_BOARD, id)
+        .get(board, id)
         .await?
         .ok_or_else(|| not_found(id))?;
     let etag = task_etag(&task);
@@ -302,16 +343,22 @@ pub(crate) async fn tasks_get(
 
 #[utoipa::path(
     patch,
-    path = "/api/tasks/{id}",
+    path = "/api/boards/{board}/tasks/{id}",
     tag = "tasks",
-    params(("id" = i64, Path, description = "Task id"), IfMatch),
+    params(("board" = i64, Path, description = "The board's id"), ("id" = i64, Path, description = "Task id"), IfMatch),
     request_body(content = UpdateTask, description = "The fields to change (at least one)"),
     responses(
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Viewers cannot change tasks; or another site sent the request",
+         body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many changes by this account; see Retry-After",
+         body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 200, description = "The updated task, its version bumped", body = Task,
          headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 400, description = "Malformed JSON, nothing to change, or a bad title",
          body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No task has this id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No task has this id on the board, no such board, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match names an old version; `current` holds the task as it is",
          body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
@@ -321,21 +368,23 @@ pub(crate) async fn tasks_get(
          headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
-/// `PATCH /api/tasks/{id}`: changes `title` and/or `done`, if `If-Match` (when sent) still names
+/// `PATCH /api/boards/{board}/tasks/{id}`: changes `title` and/or `done`, if `If-Match` (when sent) still names
 /// the task's version; answers with the updated task and its new `ETag`.
 #[tracing::instrument(level = "debug", skip_all, fields(id))]
 pub(crate) async fn tasks_update(
     State(state): State<AppState>,
-    AppPath(id): AppPath<i64>,
+    caller: Caller,
+    AppPath((board, id)): AppPath<(i64, i64)>,
     headers: HeaderMap,
     AppJson(body): AppJson<UpdateTask>,
 ) -> Result<Response, AppError> {
+    let board = editable(&state, &caller, board).await?;
     let id = TaskId(id);
     let patch = TaskPatch::try_from(body)?;
     let expected = if_match_versions(&headers)?;
     match state
         .writes
-        .update(FIRST_BOARD, id, patch, expected)
+        .update(board, id, patch, expected, Some(caller.account.username))
         .await?
     {
         Guarded::Changed(changed) => {
@@ -349,13 +398,19 @@ pub(crate) async fn tasks_update(
 
 #[utoipa::path(
     delete,
-    path = "/api/tasks/{id}",
+    path = "/api/boards/{board}/tasks/{id}",
     tag = "tasks",
-    params(("id" = i64, Path, description = "Task id"), IfMatch),
+    params(("board" = i64, Path, description = "The board's id"), ("id" = i64, Path, description = "Task id"), IfMatch),
     responses(
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Viewers cannot change tasks; or another site sent the request",
+         body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many changes by this account; see Retry-After",
+         body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u32, description = "Seconds to wait"))),
         (status = 204, description = "Deleted"),
         (status = 400, description = "The id is not a number", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No task has this id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No task has this id on the board, no such board, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match names an old version; `current` holds the task as it is",
          body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable right now; see Retry-After",
@@ -363,16 +418,18 @@ pub(crate) async fn tasks_update(
          headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
-/// `DELETE /api/tasks/{id}`: answers 204, if `If-Match` (when sent) still names the version.
+/// `DELETE /api/boards/{board}/tasks/{id}`: answers 204, if `If-Match` (when sent) still names the version.
 #[tracing::instrument(level = "debug", skip_all, fields(id))]
 pub(crate) async fn tasks_delete(
     State(state): State<AppState>,
-    AppPath(id): AppPath<i64>,
+    caller: Caller,
+    AppPath((board, id)): AppPath<(i64, i64)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, AppError> {
+    let board = editable(&state, &caller, board).await?;
     let id = TaskId(id);
     let expected = if_match_versions(&headers)?;
-    match state.writes.delete(FIRST_BOARD, id, expected).await? {
+    match state.writes.delete(board, id, expected).await? {
         Guarded::Changed(_) => Ok(StatusCode::NO_CONTENT),
         Guarded::NotFound => Err(not_found(id)),
         Guarded::Stale(current) => Err(AppError::PreconditionFailed(Box::new(current))),
@@ -397,6 +454,16 @@ struct IfMatch {
     /// The task's ETag (`"v3"`) or version (`3`) the change is based on; `*` for any.
     #[param(rename = "If-Match")]
     if_match: Option<String>,
+}
+
+/// The board, if the caller may change its tasks (editors and owners), within the caller's
+/// write rate.
+async fn editable(state: &AppState, caller: &Caller, board: i64) -> Result<BoardId, AppError> {
+    let board = access(state, caller, BoardId(board), Role::Editor)
+        .await?
+        .id;
+    state.write_limit.check(caller.account.id)?;
+    Ok(board)
 }
 
 fn not_found(id: TaskId) -> AppError {

@@ -42,6 +42,19 @@ pub struct Hits {
     pub resets_at_ms: i64,
 }
 
+/// A change of who may follow what, numbered gap-free across all instances: a member removed or
+/// given another role (user and board), a board deleted (board only), a session ended or a token
+/// revoked (user only). Live connections re-check what it may affect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessChange {
+    pub seq: i64,
+    pub user: Option<UserId>,
+    pub board: Option<BoardId>,
+}
+
+/// How long access changes are kept for instances that fell behind.
+pub const ACCESS_CHANGES_KEPT_MS: i64 = 60 * 60 * 1000;
+
 /// How many expired records a purge removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Purged {
@@ -133,8 +146,15 @@ pub trait AccountStore: Send + Sync {
     /// The attempts counted under `key` in its current window, without adding one.
     async fn hits(&self, key: &str, now_ms: i64) -> Result<Hits, StoreError>;
 
-    /// Removes expired sessions, rate-limit windows and idempotency keys older than `keys_before_ms`.
+    /// Removes expired sessions, rate-limit windows, idempotency keys older than `keys_before_ms`
+    /// and access changes older than [`ACCESS_CHANGES_KEPT_MS`].
     async fn purge(&self, now_ms: i64, keys_before_ms: i64) -> Result<Purged, StoreError>;
+
+    /// The newest access change's `seq`.
+    async fn access_head(&self) -> Result<i64, StoreError>;
+    /// Up to `limit` access changes after `after`, in order.
+    async fn access_changes(&self, after: i64, limit: u32)
+    -> Result<Vec<AccessChange>, StoreError>;
 }
 
 pub(super) fn at(ms: i64, what: &str) -> Result<DateTime<Utc>, StoreError> {
@@ -191,6 +211,29 @@ impl TryFrom<TokenRow> for TokenInfo {
         })
     }
 }
+
+/// Records an access change inside the transaction `$tx` that makes it (the counter row first
+/// taken, so the numbers are gap-free and in commit order).
+macro_rules! record_access {
+    ($tx:expr, $user:expr, $board:expr, $now:expr) => {{
+        let seq: i64 = sqlx::query_scalar(
+            "UPDATE access_head SET head = head + 1 WHERE id = 1 RETURNING head",
+        )
+        .fetch_one(&mut *$tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO access_changes (seq, user_id, board_id, at_ms) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(seq)
+        .bind($user)
+        .bind($board)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
+pub(crate) use record_access;
 
 pub(super) fn member(
     (user_id, username, raw_role): (i64, String, String),
@@ -303,11 +346,17 @@ macro_rules! account_store {
 
             async fn delete_session(&self, id_hash: &str) -> Result<bool, StoreError> {
                 bounded(async {
-                    let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-                        .bind(id_hash)
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(done.rows_affected() > 0)
+                    let mut tx = self.pool.begin().await?;
+                    let user: Option<i64> =
+                        sqlx::query_scalar("DELETE FROM sessions WHERE id_hash = $1 RETURNING user_id")
+                            .bind(id_hash)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    if let Some(user) = user {
+                        $crate::store::accounts::record_access!(tx, Some(user), None::<i64>, $crate::auth::now_ms());
+                    }
+                    tx.commit().await?;
+                    Ok(user.is_some())
                 })
                 .await
             }
@@ -395,11 +444,16 @@ macro_rules! account_store {
                 token: shared::TokenId,
             ) -> Result<bool, StoreError> {
                 bounded(async {
+                    let mut tx = self.pool.begin().await?;
                     let done = sqlx::query("DELETE FROM tokens WHERE id = $1 AND user_id = $2")
                         .bind(token.0)
                         .bind(user.0)
-                        .execute(&self.pool)
+                        .execute(&mut *tx)
                         .await?;
+                    if done.rows_affected() > 0 {
+                        $crate::store::accounts::record_access!(tx, Some(user.0), None::<i64>, $crate::auth::now_ms());
+                    }
+                    tx.commit().await?;
                     Ok(done.rows_affected() > 0)
                 })
                 .await
@@ -511,6 +565,9 @@ macro_rules! account_store {
                         .bind(board.0)
                         .execute(&mut *tx)
                         .await?;
+                    if done.rows_affected() > 0 {
+                        $crate::store::accounts::record_access!(tx, None::<i64>, Some(board.0), $crate::auth::now_ms());
+                    }
                     tx.commit().await?;
                     Ok(done.rows_affected() > 0)
                 })
@@ -671,6 +728,10 @@ macro_rules! account_store {
                             .execute(&self.pool)
                             .await?
                             .rows_affected();
+                    sqlx::query("DELETE FROM access_changes WHERE at_ms <= $1")
+                        .bind(now_ms - $crate::store::accounts::ACCESS_CHANGES_KEPT_MS)
+                        .execute(&self.pool)
+                        .await?;
                     Ok($crate::store::accounts::Purged {
                         sessions,
                         rate_limits,
@@ -679,9 +740,45 @@ macro_rules! account_store {
                 })
                 .await
             }
+
+            async fn access_head(&self) -> Result<i64, StoreError> {
+                bounded(self.read_access_head()).await
+            }
+
+            async fn access_changes(
+                &self,
+                after: i64,
+                limit: u32,
+            ) -> Result<Vec<$crate::store::accounts::AccessChange>, StoreError> {
+                bounded(async {
+                    let rows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+                        "SELECT seq, user_id, board_id FROM access_changes \
+                         WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    )
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|(seq, user, board)| $crate::store::accounts::AccessChange {
+                            seq,
+                            user: user.map(shared::UserId),
+                            board: board.map(shared::BoardId),
+                        })
+                        .collect())
+                })
+                .await
+            }
         }
 
         impl $store {
+            async fn read_access_head(&self) -> Result<i64, StoreError> {
+                Ok(sqlx::query_scalar("SELECT head FROM access_head WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
             /// Changes a member's role (`Some`) or removes them (`None`), refusing to leave the
             /// board without an owner; the board row is locked first (see the module docs).
             async fn change_membership(
@@ -740,6 +837,7 @@ macro_rules! account_store {
                                 .await?;
                         }
                     }
+                    $crate::store::accounts::record_access!(tx, Some(user.0), Some(board.0), $crate::auth::now_ms());
                     tx.commit().await?;
                     Ok(Membership::Done(member))
                 })

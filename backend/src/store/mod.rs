@@ -124,17 +124,23 @@ pub struct TaskEvent {
 impl TaskEvent {
     /// The message live clients receive for this event.
     pub fn to_message(&self) -> ServerMsg {
-        let seq = self.seq;
+        let (board, seq) = (self.board, self.seq);
         match &self.change {
             TaskChange::Created(task) => ServerMsg::TaskCreated {
+                board,
                 seq,
                 task: task.clone(),
             },
             TaskChange::Updated(task) => ServerMsg::TaskUpdated {
+                board,
                 seq,
                 task: task.clone(),
             },
-            TaskChange::Deleted(id) => ServerMsg::TaskDeleted { seq, id: *id },
+            TaskChange::Deleted(id) => ServerMsg::TaskDeleted {
+                board,
+                seq,
+                id: *id,
+            },
         }
     }
 
@@ -197,9 +203,11 @@ struct TaskRow {
     done: bool,
     created_at_ms: i64,
     version: i64,
+    created_by: Option<String>,
+    updated_by: Option<String>,
 }
 
-const TASK_COLUMNS: &str = "id, title, done, created_at_ms, version";
+const TASK_COLUMNS: &str = "id, title, done, created_at_ms, version, created_by, updated_by";
 
 impl TryFrom<TaskRow> for Task {
     type Error = StoreError;
@@ -215,6 +223,8 @@ impl TryFrom<TaskRow> for Task {
             done: row.done,
             created_at,
             version: row.version,
+            created_by: row.created_by,
+            updated_by: row.updated_by,
         })
     }
 }
@@ -323,6 +333,8 @@ pub enum Write {
     Create {
         new: NewTask,
         key: Option<IdempotencyKey>,
+        /// The username of who asks.
+        by: Option<String>,
     },
     /// Apply `patch` field by field (a concurrent update of another field is kept) and bump the
     /// version, if the version is one of `expected` (any, when `None`).
@@ -330,6 +342,8 @@ pub enum Write {
         id: TaskId,
         patch: TaskPatch,
         expected: Option<Vec<i64>>,
+        /// The username of who asks.
+        by: Option<String>,
     },
     /// Delete a task, if its version is one of `expected` (any, when `None`).
     Delete {
@@ -368,16 +382,23 @@ impl Written {
 /// key: nothing to look up first, so many rows go in at once) and every other write on its own.
 #[derive(Debug, PartialEq, Eq)]
 enum Step<'a> {
-    Creates(Vec<&'a NewTask>),
+    Creates(Vec<PlainCreate<'a>>),
     One(&'a Write),
 }
+
+/// A create without an idempotency key: the task, and who asks.
+pub(crate) type PlainCreate<'a> = (&'a NewTask, Option<&'a str>);
 
 fn steps(batch: &[Write]) -> Vec<Step<'_>> {
     let mut steps: Vec<Step<'_>> = Vec::new();
     for write in batch {
         match (write, steps.last_mut()) {
-            (Write::Create { new, key: None }, Some(Step::Creates(run))) => run.push(new),
-            (Write::Create { new, key: None }, _) => steps.push(Step::Creates(vec![new])),
+            (Write::Create { new, key: None, by }, Some(Step::Creates(run))) => {
+                run.push((new, by.as_deref()))
+            }
+            (Write::Create { new, key: None, by }, _) => {
+                steps.push(Step::Creates(vec![(new, by.as_deref())]))
+            }
             (other, _) => steps.push(Step::One(other)),
         }
     }
@@ -409,13 +430,14 @@ trait WriteOps {
         numbering: &mut Numbering,
         new: &NewTask,
         key: Option<&IdempotencyKey>,
+        by: Option<&str>,
         now: i64,
     ) -> Result<Created, StoreError>;
     /// A run of creates without idempotency keys, in one statement.
     async fn create_many(
         &mut self,
         numbering: &mut Numbering,
-        run: &[&NewTask],
+        run: &[PlainCreate<'_>],
         now: i64,
     ) -> Result<Vec<Written>, StoreError>;
     async fn update(
@@ -424,6 +446,7 @@ trait WriteOps {
         id: TaskId,
         patch: &TaskPatch,
         expected: Option<&[i64]>,
+        by: Option<&str>,
     ) -> Result<Guarded<Task>, StoreError>;
     async fn delete(
         &mut self,
@@ -445,15 +468,17 @@ async fn apply(
     for step in steps(batch) {
         match step {
             Step::Creates(run) => results.extend(ops.create_many(numbering, &run, now).await?),
-            Step::One(Write::Create { new, key }) => results.push(Written::Created(
-                ops.create(numbering, new, key.as_ref(), now).await?,
+            Step::One(Write::Create { new, key, by }) => results.push(Written::Created(
+                ops.create(numbering, new, key.as_ref(), by.as_deref(), now)
+                    .await?,
             )),
             Step::One(Write::Update {
                 id,
                 patch,
                 expected,
+                by,
             }) => results.push(Written::Updated(
-                ops.update(numbering, *id, patch, expected.as_deref())
+                ops.update(numbering, *id, patch, expected.as_deref(), by.as_deref())
                     .await?,
             )),
             Step::One(Write::Delete { id, expected }) => results.push(Written::Deleted(
@@ -679,6 +704,7 @@ mod tests {
                 title: shared::TaskTitle::parse(title).unwrap(),
             },
             key: None,
+            by: None,
         };
         let keyed = Write::Create {
             new: NewTask {
@@ -688,6 +714,7 @@ mod tests {
                 key: "k".into(),
                 fingerprint: "k".into(),
             }),
+            by: None,
         };
         let batch = [
             plain("a"),
@@ -698,7 +725,10 @@ mod tests {
         ];
 
         let titles = |step: &Step<'_>| match step {
-            Step::Creates(run) => run.iter().map(|n| n.title.as_str().to_owned()).collect(),
+            Step::Creates(run) => run
+                .iter()
+                .map(|(n, _)| n.title.as_str().to_owned())
+                .collect(),
             Step::One(_) => vec![],
         };
         let cut = steps(&batch);

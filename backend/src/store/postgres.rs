@@ -25,9 +25,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     CALL_TIMEOUT, Changed, Created, EventRow, Guarded, IDEMPOTENCY_TTL_MS, IdempotencyKey,
-    ListQuery, Numbering, Page, Replay, StoreError, TASK_COLUMNS, TaskChange, TaskEvent, TaskRow,
-    TaskStore, Write, WriteOps, Written, account_store, apply, bounded, changed, cleared, created,
-    encode_task, page, refused, replayed, trim_due,
+    ListQuery, Numbering, Page, PlainCreate, Replay, StoreError, TASK_COLUMNS, TaskChange,
+    TaskEvent, TaskRow, TaskStore, Write, WriteOps, Written, account_store, apply, bounded,
+    changed, cleared, created, encode_task, page, refused, replayed, trim_due,
 };
 
 /// The channel writers notify after a commit; the payload is `BOARD:HEAD` (a hint: the follower
@@ -177,6 +177,7 @@ impl WriteOps for PgConnection {
         numbering: &mut Numbering,
         new: &NewTask,
         key: Option<&IdempotencyKey>,
+        by: Option<&str>,
         now: i64,
     ) -> Result<Created, StoreError> {
         // Writers hold the counter row, so no other transaction can claim this key meanwhile.
@@ -191,12 +192,13 @@ impl WriteOps for PgConnection {
             }
         }
         let row: TaskRow = sqlx::query_as(&format!(
-            "INSERT INTO tasks (board_id, title, created_at_ms) VALUES ($3, $1, $2) \
-             RETURNING {TASK_COLUMNS}"
+            "INSERT INTO tasks (board_id, title, created_at_ms, created_by, updated_by) \
+             VALUES ($3, $1, $2, $4, $4) RETURNING {TASK_COLUMNS}"
         ))
         .bind(new.title.as_str())
         .bind(now)
         .bind(numbering.board.0)
+        .bind(by)
         .fetch_one(&mut *self)
         .await?;
         let task = Task::try_from(row)?;
@@ -220,19 +222,22 @@ impl WriteOps for PgConnection {
     async fn create_many(
         &mut self,
         numbering: &mut Numbering,
-        run: &[&NewTask],
+        run: &[PlainCreate<'_>],
         now: i64,
     ) -> Result<Vec<Written>, StoreError> {
-        let titles: Vec<&str> = run.iter().map(|new| new.title.as_str()).collect();
+        let titles: Vec<&str> = run.iter().map(|(new, _)| new.title.as_str()).collect();
+        let authors: Vec<Option<&str>> = run.iter().map(|(_, by)| *by).collect();
         // Inserted in the run's order, so the ids (from the serial) follow it.
         let rows: Vec<TaskRow> = sqlx::query_as(&format!(
-            "INSERT INTO tasks (board_id, title, created_at_ms) \
-             SELECT $3, title, $2 FROM UNNEST($1::text[]) WITH ORDINALITY AS run(title, n) \
+            "INSERT INTO tasks (board_id, title, created_at_ms, created_by, updated_by) \
+             SELECT $3, title, $2, author, author \
+             FROM UNNEST($1::text[], $4::text[]) WITH ORDINALITY AS run(title, author, n) \
              ORDER BY n RETURNING {TASK_COLUMNS}"
         ))
         .bind(&titles)
         .bind(now)
         .bind(numbering.board.0)
+        .bind(&authors)
         .fetch_all(&mut *self)
         .await?;
         created(rows, numbering)
@@ -244,11 +249,12 @@ impl WriteOps for PgConnection {
         id: TaskId,
         patch: &TaskPatch,
         expected: Option<&[i64]>,
+        by: Option<&str>,
     ) -> Result<Guarded<Task>, StoreError> {
         // Field-wise and version-checked in one statement, as in the SQLite store.
         let row: Option<TaskRow> = sqlx::query_as(&format!(
             "UPDATE tasks SET title = COALESCE($1, title), done = COALESCE($2, done), \
-             version = version + 1 WHERE id = $3 AND board_id = $5 AND {} RETURNING {TASK_COLUMNS}",
+             updated_by = $6, version = version + 1 WHERE id = $3 AND board_id = $5 AND {} RETURNING {TASK_COLUMNS}",
             version_matches(4)
         ))
         .bind(patch.title.as_ref().map(|t| t.as_str()))
@@ -256,6 +262,7 @@ impl WriteOps for PgConnection {
         .bind(id.0)
         .bind(expected)
         .bind(numbering.board.0)
+        .bind(by)
         .fetch_optional(&mut *self)
         .await?;
         let Some(row) = row else {
@@ -325,6 +332,8 @@ type PageRow = (
     Option<bool>,
     Option<i64>,
     Option<i64>,
+    Option<String>,
+    Option<String>,
 );
 
 #[async_trait]
@@ -357,15 +366,19 @@ impl TaskStore for PgStore {
         let seq = rows.first().ok_or(StoreError::NoSuchBoard(board))?.0;
         let tasks = rows
             .into_iter()
-            .filter_map(|(_, id, title, done, created_at_ms, version)| {
-                Some(TaskRow {
-                    id: id?,
-                    title: title?,
-                    done: done?,
-                    created_at_ms: created_at_ms?,
-                    version: version?,
-                })
-            })
+            .filter_map(
+                |(_, id, title, done, created_at_ms, version, created_by, updated_by)| {
+                    Some(TaskRow {
+                        id: id?,
+                        title: title?,
+                        done: done?,
+                        created_at_ms: created_at_ms?,
+                        version: version?,
+                        created_by,
+                        updated_by,
+                    })
+                },
+            )
             .collect();
         page(tasks, query.limit, seq)
     }

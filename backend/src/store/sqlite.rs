@@ -13,9 +13,9 @@ use sqlx::{SqliteConnection, SqlitePool};
 
 use super::{
     Changed, Created, EventRow, Guarded, IDEMPOTENCY_TTL_MS, IdempotencyKey, ListQuery, Numbering,
-    Page, Replay, StoreError, TASK_COLUMNS, TaskChange, TaskEvent, TaskRow, TaskStore, Write,
-    WriteOps, Written, account_store, apply, bounded, changed, cleared, created, encode_task, page,
-    refused, replayed, trim_due,
+    Page, PlainCreate, Replay, StoreError, TASK_COLUMNS, TaskChange, TaskEvent, TaskRow, TaskStore,
+    Write, WriteOps, Written, account_store, apply, bounded, changed, cleared, created,
+    encode_task, page, refused, replayed, trim_due,
 };
 
 /// Tasks and their event log in a SQLite database file.
@@ -116,6 +116,7 @@ impl WriteOps for SqliteConnection {
         numbering: &mut Numbering,
         new: &NewTask,
         key: Option<&IdempotencyKey>,
+        by: Option<&str>,
         now: i64,
     ) -> Result<Created, StoreError> {
         if let Some(key) = key {
@@ -129,12 +130,14 @@ impl WriteOps for SqliteConnection {
             }
         }
         let row: TaskRow = sqlx::query_as(&format!(
-            "INSERT INTO tasks (board_id, title, created_at_ms) VALUES (?, ?, ?) \
-             RETURNING {TASK_COLUMNS}"
+            "INSERT INTO tasks (board_id, title, created_at_ms, created_by, updated_by) \
+             VALUES (?, ?, ?, ?, ?) RETURNING {TASK_COLUMNS}"
         ))
         .bind(numbering.board.0)
         .bind(new.title.as_str())
         .bind(now)
+        .bind(by)
+        .bind(by)
         .fetch_one(&mut *self)
         .await?;
         let task = Task::try_from(row)?;
@@ -158,21 +161,25 @@ impl WriteOps for SqliteConnection {
     async fn create_many(
         &mut self,
         numbering: &mut Numbering,
-        run: &[&NewTask],
+        run: &[PlainCreate<'_>],
         now: i64,
     ) -> Result<Vec<Written>, StoreError> {
-        let titles: Vec<&str> = run.iter().map(|new| new.title.as_str()).collect();
-        let titles = serde_json::to_string(&titles)
+        let rows: Vec<(&str, Option<&str>)> = run
+            .iter()
+            .map(|(new, by)| (new.title.as_str(), *by))
+            .collect();
+        let rows = serde_json::to_string(&rows)
             .map_err(|e| StoreError::Corrupt(format!("cannot encode titles: {e}")))?;
-        // json_each yields the titles in order and AUTOINCREMENT numbers the rows as inserted,
-        // so the ids follow the run's order.
+        // json_each yields the [title, author] pairs in order and AUTOINCREMENT numbers the rows
+        // as inserted, so the ids follow the run's order.
         let rows: Vec<TaskRow> = sqlx::query_as(&format!(
-            "INSERT INTO tasks (board_id, title, created_at_ms) \
-             SELECT ?, value, ? FROM json_each(?) ORDER BY key RETURNING {TASK_COLUMNS}"
+            "INSERT INTO tasks (board_id, title, created_at_ms, created_by, updated_by) \
+             SELECT ?, value ->> 0, ?, value ->> 1, value ->> 1 FROM json_each(?) ORDER BY key \
+             RETURNING {TASK_COLUMNS}"
         ))
         .bind(numbering.board.0)
         .bind(now)
-        .bind(titles)
+        .bind(rows)
         .fetch_all(&mut *self)
         .await?;
         created(rows, numbering)
@@ -184,17 +191,19 @@ impl WriteOps for SqliteConnection {
         id: TaskId,
         patch: &TaskPatch,
         expected: Option<&[i64]>,
+        by: Option<&str>,
     ) -> Result<Guarded<Task>, StoreError> {
         // COALESCE per column: the update touches only the fields it names, in one statement, so
         // a concurrent update of the other field is never overwritten with a stale copy. The
         // version check is part of the same statement, so it cannot race with another write.
         let row: Option<TaskRow> = sqlx::query_as(&format!(
             "UPDATE tasks SET title = COALESCE(?, title), done = COALESCE(?, done), \
-             version = version + 1 WHERE id = ? AND board_id = ? AND {VERSION_MATCHES} \
+             updated_by = ?, version = version + 1 WHERE id = ? AND board_id = ? AND {VERSION_MATCHES} \
              RETURNING {TASK_COLUMNS}"
         ))
         .bind(patch.title.as_ref().map(|t| t.as_str()))
         .bind(patch.done)
+        .bind(by)
         .bind(id.0)
         .bind(numbering.board.0)
         .bind(expected_json(expected))
@@ -398,6 +407,7 @@ mod tests {
                 title: TaskTitle::parse(title).unwrap(),
             },
             key: None,
+            by: None,
         }
     }
 

@@ -1,5 +1,7 @@
-//! One WebSocket connection: greet, replay what the client missed, stream task events and clock
-//! ticks, keep the connection alive with pings, and close with a code that says why.
+//! One live connection's loop: greet, stream clock ticks and the task events of the boards the
+//! session follows (see `live`), answer the client's messages (ping, subscribe, unsubscribe), act
+//! on access changes, keep the connection alive with pings, and close with a code that says why.
+//! The event stream (SSE) runs the same loop behind its own adapter.
 //!
 //! Written over any `Sink`/`Stream` of messages rather than axum's socket type, so the unit tests
 //! below drive it with in-memory channels and a paused clock.
@@ -18,7 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::clock::{TickFeed, encode};
 use crate::events::Event;
-use crate::store::FIRST_BOARD;
+use crate::live::Live;
+use crate::store::accounts::AccessChange;
 
 /// WebSocket close reasons are limited to 123 bytes of UTF-8.
 const MAX_CLOSE_REASON_BYTES: usize = 123;
@@ -36,12 +39,12 @@ pub struct Timing {
 
 /// Everything one connection needs, prepared before the upgrade.
 pub struct Session {
-    /// Sent first, in order: `hello`, then the replayed events or a `resync`.
+    /// Sent first, in order: `hello`, and for an event stream its subscription and replay.
     pub prelude: Vec<Utf8Bytes>,
-    /// The newest `seq` the prelude covers; live events up to it are skipped, so the seam between
-    /// replay and live stream has neither a gap nor a duplicate.
-    pub last_seq: i64,
+    /// Who the session is and the boards it follows.
+    pub live: Live,
     pub events: broadcast::Receiver<Event>,
+    pub access: broadcast::Receiver<AccessChange>,
     pub ticks: TickFeed,
     pub shutdown: CancellationToken,
     pub timing: Timing,
@@ -105,8 +108,9 @@ where
 {
     let Session {
         prelude,
-        mut last_seq,
+        mut live,
         mut events,
+        mut access,
         mut ticks,
         shutdown,
         timing,
@@ -122,9 +126,9 @@ where
     let mut next_ping = Instant::now() + timing.ping_interval;
     let mut deadline = Instant::now() + timing.idle_timeout;
 
-    let ending = loop {
+    let ending = 'connection: loop {
         // Each arm yields what to send, if anything; sending happens once, below.
-        let outgoing: Option<Message> = tokio::select! {
+        let outgoing: Vec<Utf8Bytes> = tokio::select! {
             // Shutdown first: a busy connection must still say goodbye promptly.
             biased;
             () = shutdown.cancelled() => {
@@ -147,45 +151,51 @@ where
                 },
                 Some(Ok(message)) => {
                     deadline = Instant::now() + timing.idle_timeout;
-                    match reply_to(message) {
-                        Ok(reply) => reply.map(|msg| Message::Text(encode(&msg))),
+                    match read(message) {
+                        Ok(Some(ClientMsg::Ping { client_time_ms })) => vec![encode(&ServerMsg::Pong {
+                            client_time_ms,
+                            server_time_ms: Utc::now().timestamp_millis(),
+                        })],
+                        Ok(Some(ClientMsg::Subscribe { board, since })) => live.subscribe(board, since).await,
+                        Ok(Some(ClientMsg::Unsubscribe { board })) => live.unsubscribe(board),
+                        Ok(None) => Vec::new(),
                         Err(ending) => break ending,
                     }
                 }
             },
             received = events.recv() => match received {
-                // Until connections subscribe to boards, they follow the first board.
-                Ok(event) if event.board != FIRST_BOARD || event.seq <= last_seq => None,
-                Ok(event) => {
-                    last_seq = event.seq;
-                    Some(Message::Text(event.text))
-                }
+                Ok(event) => live.event(&event).into_iter().collect(),
                 // Never drop events silently: tell the client to reload instead.
-                Err(RecvError::Lagged(missed)) => Some(Message::Text(encode(&ServerMsg::Resync {
-                    reason: format!("this connection fell {missed} events behind"),
-                }))),
+                Err(RecvError::Lagged(missed)) => live.lagged(missed),
+                Err(RecvError::Closed) => {
+                    break Ending::Close(close_code::AWAY, "server is shutting down".into());
+                }
+            },
+            changed = access.recv() => match changed {
+                Ok(change) => live.access_changed(Some(&change)).await,
+                Err(RecvError::Lagged(_)) => live.access_changed(None).await,
                 Err(RecvError::Closed) => {
                     break Ending::Close(close_code::AWAY, "server is shutting down".into());
                 }
             },
             changed = ticks.changed() => match changed {
                 // Only the shared JSON is cloned (a reference count), never the tick's text.
-                Ok(()) => ticks.borrow_and_update().as_ref().map(|tick| Message::Text(tick.json.clone())),
+                Ok(()) => ticks.borrow_and_update().as_ref().map(|tick| tick.json.clone()).into_iter().collect(),
                 Err(_) => break Ending::Close(close_code::AWAY, "server is shutting down".into()),
             },
             () = sleep_until(next_ping) => {
                 next_ping = Instant::now() + timing.ping_interval;
-                Some(Message::Ping(Default::default()))
+                if !send(&mut sink, Message::Ping(Default::default()), timing).await {
+                    break Ending::PeerGone;
+                }
+                Vec::new()
             }
         };
-        if let Some(message) = outgoing
-            && !matches!(
-                timeout(timing.send_timeout, sink.send(message)).await,
-                Ok(Ok(()))
-            )
-        {
-            // The peer's socket accepted nothing for the whole timeout, or is gone.
-            break Ending::PeerGone;
+        for text in outgoing {
+            if !send(&mut sink, Message::Text(text), timing).await {
+                // The peer's socket accepted nothing for the whole timeout, or is gone.
+                break 'connection Ending::PeerGone;
+            }
         }
     };
 
@@ -203,14 +213,20 @@ where
     let _ = timeout(timing.send_timeout, sink.close()).await;
 }
 
-/// What to answer to one client message: a reply, nothing, or the end of the connection.
-fn reply_to(message: Message) -> Result<Option<ServerMsg>, Ending> {
+/// Sends one message within the send timeout; whether it went out.
+async fn send<S: Sink<Message> + Unpin>(sink: &mut S, message: Message, timing: Timing) -> bool {
+    matches!(
+        timeout(timing.send_timeout, sink.send(message)).await,
+        Ok(Ok(()))
+    )
+}
+
+/// What one client message asks for: a client message, nothing (a pong), or the end of the
+/// connection.
+fn read(message: Message) -> Result<Option<ClientMsg>, Ending> {
     match message {
         Message::Text(text) => match serde_json::from_str::<ClientMsg>(&text) {
-            Ok(ClientMsg::Ping { client_time_ms }) => Ok(Some(ServerMsg::Pong {
-                client_time_ms,
-                server_time_ms: Utc::now().timestamp_millis(),
-            })),
+            Ok(message) => Ok(Some(message)),
             Err(error) => Err(Ending::Close(
                 close_code::UNSUPPORTED,
                 format!("unsupported message: {error}"),
@@ -242,7 +258,10 @@ mod tests {
     use futures_channel::mpsc;
     use tokio::sync::watch;
 
+    use shared::BoardId;
+
     use super::*;
+    use crate::live::{BoardAccess, Opened, Recheck};
     use crate::ws::clock::Tick;
 
     const TIMING: Timing = Timing {
@@ -267,13 +286,39 @@ mod tests {
         from_server: mpsc::UnboundedReceiver<Message>,
         ticks: watch::Sender<Option<Tick>>,
         events: broadcast::Sender<Event>,
+        /// Kept open: a closed access channel means shutdown to the loop.
+        _access: broadcast::Sender<AccessChange>,
         shutdown: CancellationToken,
         task: tokio::task::JoinHandle<()>,
     }
 
+    const BOARD: BoardId = BoardId(1);
+
+    /// Lets the session follow [`BOARD`] from `seq`.
+    struct Following(i64);
+
+    #[async_trait::async_trait]
+    impl BoardAccess for Following {
+        async fn open(
+            &self,
+            _: Option<&crate::auth::Caller>,
+            _: BoardId,
+            _: Option<i64>,
+        ) -> Result<Opened, shared::EndReason> {
+            Ok(Opened {
+                messages: Vec::new(),
+                seq: self.0,
+            })
+        }
+
+        async fn recheck(&self, _: &crate::auth::Caller, _: Vec<BoardId>) -> Recheck {
+            Recheck::Ended(Vec::new())
+        }
+    }
+
     fn event(seq: i64) -> Event {
         Event {
-            board: FIRST_BOARD,
+            board: BOARD,
             seq,
             text: format!("event {seq}").into(),
             is_task_event: true,
@@ -282,7 +327,7 @@ mod tests {
 
     /// Starts a connection whose prelude covers events up to `last_seq`; `before_start` events are
     /// published before the loop first reads the channel (capacity `capacity`).
-    fn start_with(last_seq: i64, capacity: usize, before_start: &[i64]) -> Harness {
+    async fn start_with(last_seq: i64, capacity: usize, before_start: &[i64]) -> Harness {
         let (to_server, server_in) = mpsc::unbounded();
         let (server_out, from_server) = mpsc::unbounded();
         let (ticks, feed) = watch::channel(Some(tick("stale tick")));
@@ -291,10 +336,14 @@ mod tests {
             events.send(event(seq)).unwrap();
         }
         let shutdown = CancellationToken::new();
+        let mut live = Live::new(None, std::sync::Arc::new(Following(last_seq)));
+        live.subscribe(BOARD, None).await;
+        let (access, access_changes) = broadcast::channel(1);
         let session = Session {
             prelude: vec!["hello".into(), "replayed".into()],
-            last_seq,
+            live,
             events: receiver,
+            access: access_changes,
             ticks: feed,
             shutdown: shutdown.clone(),
             timing: TIMING,
@@ -305,13 +354,14 @@ mod tests {
             from_server,
             ticks,
             events,
+            _access: access,
             shutdown,
             task,
         }
     }
 
-    fn start() -> Harness {
-        start_with(0, 16, &[])
+    async fn start() -> Harness {
+        start_with(0, 16, &[]).await
     }
 
     impl Harness {
@@ -365,13 +415,13 @@ mod tests {
 
     #[tokio::test]
     async fn the_prelude_comes_first_in_order() {
-        let mut conn = start();
+        let mut conn = start().await;
         conn.skip_prelude().await;
     }
 
     #[tokio::test]
     async fn live_events_already_covered_by_the_replay_are_skipped() {
-        let mut conn = start_with(5, 16, &[]);
+        let mut conn = start_with(5, 16, &[]).await;
         conn.skip_prelude().await;
 
         for seq in [4, 5, 6, 7] {
@@ -384,10 +434,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_that_falls_behind_gets_resync_then_the_newest_events() {
-        let mut conn = start_with(0, 2, &[1, 2, 3, 4, 5]);
+        let mut conn = start_with(0, 2, &[1, 2, 3, 4, 5]).await;
         conn.skip_prelude().await;
 
-        let ServerMsg::Resync { reason } = conn.next_server_msg().await else {
+        let ServerMsg::Resync { reason, .. } = conn.next_server_msg().await else {
             panic!("expected resync");
         };
         assert!(reason.contains("3 events behind"), "{reason}");
@@ -397,7 +447,7 @@ mod tests {
 
     #[tokio::test]
     async fn new_ticks_are_forwarded_but_the_stale_one_is_not() {
-        let mut conn = start();
+        let mut conn = start().await;
         conn.skip_prelude().await;
         conn.ticks.send_replace(Some(tick("fresh tick")));
         assert_eq!(conn.next_data().await, Message::Text("fresh tick".into()));
@@ -405,7 +455,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_ping_is_answered_with_a_pong_echoing_the_client_time() {
-        let mut conn = start();
+        let mut conn = start().await;
         conn.skip_prelude().await;
         conn.say(Message::Text(
             r#"{"type":"ping","client_time_ms":42}"#.into(),
@@ -418,7 +468,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unknown_message_closes_with_1003_and_a_reason() {
-        let mut conn = start();
+        let mut conn = start().await;
         conn.skip_prelude().await;
         conn.say(Message::Text(r#"{"type":"launch"}"#.into()));
         let frame = conn.next_close().await;
@@ -434,7 +484,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_server_pings_on_the_interval() {
-        let mut conn = start();
+        let mut conn = start().await;
         conn.skip_prelude().await;
         let started = Instant::now();
 
@@ -446,7 +496,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_silent_peer_is_closed_after_the_timeout() {
-        let mut conn = start();
+        let mut conn = start().await;
         conn.skip_prelude().await;
         let started = Instant::now();
 
@@ -464,7 +514,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_peer_that_answers_pings_stays_connected() {
-        let mut conn = start();
+        let mut conn = start().await;
         conn.skip_prelude().await;
         let started = Instant::now();
 
@@ -479,7 +529,7 @@ mod tests {
 
     #[tokio::test]
     async fn shutdown_sends_close_1001() {
-        let mut conn = start();
+        let mut conn = start().await;
         conn.skip_prelude().await;
         conn.shutdown.cancel();
         assert_eq!(conn.next_close().await.code, close_code::AWAY);
@@ -488,7 +538,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_loop_ends_when_the_client_goes_away() {
-        let mut conn = start();
+        let mut conn = start().await;
         conn.skip_prelude().await;
         conn.to_server.close_channel();
         conn.finished().await;
@@ -538,10 +588,14 @@ mod tests {
         let (_client, server_in) = mpsc::unbounded::<Result<Message, Infallible>>();
         let (events, receiver) = broadcast::channel(16);
         let (_ticks, feed) = watch::channel(None);
+        let mut live = Live::new(None, std::sync::Arc::new(Following(0)));
+        live.subscribe(BOARD, None).await;
+        let (_access, access_changes) = broadcast::channel(1);
         let session = Session {
             prelude: vec!["hello".into()],
-            last_seq: 0,
+            live,
             events: receiver,
+            access: access_changes,
             ticks: feed,
             shutdown: CancellationToken::new(),
             timing: Timing {

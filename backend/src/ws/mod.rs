@@ -7,7 +7,7 @@ pub mod connection;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::ws::{Utf8Bytes, WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{Extension, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -19,7 +19,7 @@ use shared::{LabRun, Problem, ServerMsg, Transport};
 
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::store::{FIRST_BOARD, Replay};
+use crate::live::Live;
 use crate::wire::ConnectionWire;
 use crate::{AppError, AppState};
 use clock::encode;
@@ -32,8 +32,6 @@ const READ_BUFFER_BYTES: usize = 4 * 1024;
 const MAX_WRITE_BUFFER_BYTES: usize = 256 * 1024;
 /// A peer whose socket accepts nothing for this long is disconnected.
 pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(30);
-/// Most events replayed to a resuming client; one further behind reloads instead (`resync`).
-const MAX_REPLAY: u32 = 10_000;
 /// What a refused upgrade (too many connections) suggests as `Retry-After`, in seconds.
 const RETRY_AFTER_SECS: u32 = 5;
 
@@ -57,8 +55,6 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct WsQuery {
-    /// The last task event `seq` the client applied: the server replays what came after it.
-    since: Option<i64>,
     /// Count this connection's bytes in the WebSocket lane of this lab run.
     #[param(value_type = Option<String>)]
     lab: Option<LabRun>,
@@ -70,14 +66,20 @@ pub struct WsQuery {
     tag = "live",
     params(WsQuery),
     description = "Upgrades to a WebSocket of JSON text messages: `ServerMsg` from the server \
-        (first `hello`, then the replay after `since` or a `resync`, then live task events and a \
-        `tick` every second), `ClientMsg` from the client. The server pings every \
+        (first `hello`, then a `tick` every second and the task events of the boards followed), \
+        `ClientMsg` from the client (`subscribe` to a board with the last `seq` applied, answered \
+        by `subscribed` and the missed events, or by `unsubscribed` with the reason). The clock \
+        needs no account; following a board needs the session cookie or an \
+        `Authorization: Bearer` token at the upgrade, and ends with `unsubscribed` when access \
+        does. The server pings every \
         --ws-ping-interval seconds and closes a peer silent for --ws-timeout seconds (1001). Close \
         codes: 1009 for a message over 4 KiB, 1007 for a text message that is not UTF-8, 1003 for \
         an unknown message, 1001 on shutdown.",
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
-        (status = 400, description = "Not a WebSocket upgrade, or a bad `since`",
+        (status = 400, description = "Not a WebSocket upgrade, or a bad query",
+         body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The bearer token is not valid",
          body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A browser page from a foreign origin",
          body = Problem, content_type = "application/problem+json"),
@@ -86,9 +88,8 @@ pub struct WsQuery {
          headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
-/// `GET /ws[?since=SEQ]`: checks the origin and the connection limit, prepares the greeting and
-/// the replay, then upgrades. A plain GET gets a 400 problem instead of axum's plain text.
-#[tracing::instrument(skip_all, fields(since))]
+/// `GET /ws`: checks the origin, the credentials and the connection limit, then upgrades. A plain GET gets a 400 problem instead of axum's plain text.
+#[tracing::instrument(skip_all)]
 pub(crate) async fn ws_upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -104,19 +105,19 @@ pub(crate) async fn ws_upgrade(
         AppError::BadRequest(format!("The query is not valid: {}", rejection.body_text()))
     })?;
     crate::origin::check(&headers, &state.ws.allowed_origins).map_err(AppError::ForbiddenOrigin)?;
+    let caller = live_caller(&headers, &state).await?;
     let permit = acquire_permit(&state)?;
     state
         .lab
         .count(wire.as_deref(), query.lab.as_ref(), Transport::WebSocket);
 
-    // Subscribe before reading the store: an event committed in between is then both replayed and
-    // received live, and `last_seq` drops the copy. The other order could lose it.
-    let events = state.events.subscribe();
-    let (prelude, last_seq) = prelude(&state, query.since).await?;
+    let live = Live::new(caller, state.board_access.clone());
     let session = Session {
-        prelude,
-        last_seq,
-        events,
+        prelude: vec![hello(&state, &live)],
+        // The session hears every event from now on; a subscription reads what came before.
+        events: state.events.subscribe(),
+        access: state.access.subscribe(),
+        live,
         ticks: state.ticks.clone(),
         shutdown: state.shutdown.clone(),
         timing: Timing {
@@ -153,54 +154,28 @@ pub(crate) fn acquire_permit(state: &AppState) -> Result<OwnedSemaphorePermit, A
         })
 }
 
-/// `hello`, then either the events after `since` or a `resync`; and the `seq` they cover.
-///
-/// The replay comes from the store, not from this instance's memory, so a client may resume on
-/// any instance, also from a `seq` this instance has not published yet.
-pub(crate) async fn prelude(
+/// The first message of every live session.
+pub(crate) fn hello(state: &AppState, live: &Live) -> Utf8Bytes {
+    encode(&ServerMsg::Hello {
+        protocol: PROTOCOL_VERSION,
+        server_time_ms: chrono::Utc::now().timestamp_millis(),
+        store: state.store.identity().to_owned(),
+        username: live.username(),
+    })
+}
+
+/// Who opens a live session: a bearer token must be valid (401 otherwise); a session cookie that
+/// ended leaves the session anonymous (the clock still streams; subscribing says to sign in).
+pub(crate) async fn live_caller(
+    headers: &HeaderMap,
     state: &AppState,
-    since: Option<i64>,
-) -> Result<(Vec<axum::extract::ws::Utf8Bytes>, i64), AppError> {
-    let hello = |seq| {
-        encode(&ServerMsg::Hello {
-            protocol: PROTOCOL_VERSION,
-            server_time_ms: chrono::Utc::now().timestamp_millis(),
-            seq,
-            store: state.store.identity().to_owned(),
-        })
-    };
-    // The connection has subscribed already: everything after what this instance published
-    // will reach it live. So a fresh connection, or one resuming from exactly there, needs no
-    // database (and opens while the database is away).
-    let published = state.events.published(FIRST_BOARD);
-    let since = match since {
-        None => return Ok((vec![hello(published)], published)),
-        Some(since) if since == published => return Ok((vec![hello(published)], published)),
-        Some(since) => since,
-    };
-    tracing::Span::current().record("since", since);
-    Ok(
-        match state
-            .store
-            .events_since(FIRST_BOARD, since, MAX_REPLAY)
-            .await?
+) -> Result<Option<crate::auth::Caller>, AppError> {
+    match crate::auth::authenticate(headers, state).await {
+        Err(AppError::Unauthorized(_))
+            if !headers.contains_key(axum::http::header::AUTHORIZATION) =>
         {
-            Replay::Events { head, events } if events.last().is_none_or(|e| e.seq == head) => {
-                let mut prelude = vec![hello(head)];
-                prelude.extend(events.iter().map(|event| encode(&event.to_message())));
-                (prelude, head)
-            }
-            Replay::Events { head, .. } => {
-                let reason = format!("more than {MAX_REPLAY} events happened after {since}");
-                (
-                    vec![hello(head), encode(&ServerMsg::Resync { reason })],
-                    head,
-                )
-            }
-            Replay::Unavailable { head, reason } => {
-                let resync = encode(&ServerMsg::Resync { reason });
-                (vec![hello(head), resync], head)
-            }
-        },
-    )
+            Ok(None)
+        }
+        other => other,
+    }
 }

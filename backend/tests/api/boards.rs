@@ -39,7 +39,7 @@ struct Scene {
 impl Scene {
     async fn new() -> Self {
         let app = spawn_app().await;
-        let owner = app.sign_up("owner").await;
+        let owner = app.sign_up("chief").await;
         let editor = app.sign_up("editor").await;
         let viewer = app.sign_up("viewer").await;
         let stranger = app.sign_up("stranger").await;
@@ -308,7 +308,7 @@ async fn a_new_board_belongs_to_its_creator_and_lists_its_members_owners_first()
     assert_eq!(
         names,
         [
-            ("owner", Role::Owner),
+            ("chief", Role::Owner),
             ("editor", Role::Editor),
             ("extra", Role::Viewer),
             ("viewer", Role::Viewer)

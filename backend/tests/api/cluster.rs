@@ -6,10 +6,13 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::future::join_all;
-use shared::ServerMsg;
+use shared::{BoardId, ServerMsg, tasks_path};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{PATIENCE, WsClient, assert_problem, write_fake_front_end};
+use crate::helpers::{
+    PATIENCE, User, WsClient, assert_problem, connect_ws_as, cookie_client, owner_and_board,
+    send_subscribe, write_fake_front_end,
+};
 use crate::postgres::{Cluster, fresh_database_on, server_url};
 use crate::server_process::ServerProcess;
 
@@ -23,15 +26,36 @@ fn instances(url: &str, count: usize) -> (Vec<ServerProcess>, tempfile::TempDir)
     (servers, dir)
 }
 
-/// A WebSocket on `server`, resuming after `since` if given, past its `hello`.
-async fn follow(server: &ServerProcess, since: Option<i64>) -> WsClient {
-    let url = match since {
-        Some(since) => format!("{}?since={since}", server.ws_url()),
-        None => server.ws_url(),
-    };
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+/// The account and board the tests work with, made through `server`, and a client signed in as
+/// the owner.
+struct Team {
+    owner: User,
+    board: BoardId,
+    http: reqwest::Client,
+}
+
+async fn team(server: &ServerProcess) -> Team {
+    let base = server.url("");
+    let (owner, board) = owner_and_board(&reqwest::Client::new(), &base).await;
+    Team {
+        http: cookie_client(&owner),
+        owner,
+        board,
+    }
+}
+
+/// A WebSocket on `server` following the team's board, resuming after `since` if given, past
+/// its `hello` and `subscribed`.
+async fn follow(server: &ServerProcess, team: &Team, since: Option<i64>) -> WsClient {
+    let mut socket = connect_ws_as(&server.ws_url(), Some(&team.owner)).await;
     let hello = next_msg(&mut socket).await;
     assert!(matches!(hello, Some(ServerMsg::Hello { .. })), "{hello:?}");
+    send_subscribe(&mut socket, team.board, since).await;
+    let subscribed = next_msg(&mut socket).await;
+    assert!(
+        matches!(subscribed, Some(ServerMsg::Subscribed { .. })),
+        "{subscribed:?}"
+    );
     socket
 }
 
@@ -57,7 +81,7 @@ async fn task_seqs_until(socket: &mut WsClient, last: i64) -> Vec<i64> {
         match next_msg(socket).await {
             Some(message) => {
                 assert!(!matches!(message, ServerMsg::Resync { .. }), "{message:?}");
-                seqs.extend(message.seq());
+                seqs.extend(message.seq().map(|(_, seq)| seq));
             }
             None => break,
         }
@@ -65,10 +89,11 @@ async fn task_seqs_until(socket: &mut WsClient, last: i64) -> Vec<i64> {
     seqs
 }
 
-/// `POST /api/tasks` on `server`, which must answer 201.
-async fn create(client: &reqwest::Client, server: &str, title: &str) {
-    let response = client
-        .post(format!("{server}/api/tasks"))
+/// Creates a task on the team's board through `server`, which must answer 201.
+async fn create(team: &Team, server: &str, title: &str) {
+    let response = team
+        .http
+        .post(format!("{server}{}", tasks_path(team.board)))
         .json(&serde_json::json!({ "title": title }))
         .send()
         .await
@@ -80,22 +105,23 @@ async fn create(client: &reqwest::Client, server: &str, title: &str) {
 async fn every_client_of_every_instance_receives_every_event_once_in_order() {
     let database = fresh_database_on(&server_url()).await;
     let (servers, _dir) = instances(&database, 3);
+    let team = team(&servers[0]).await;
     let mut clients = Vec::new();
     for server in &servers {
         for _ in 0..2 {
-            clients.push(follow(server, None).await);
+            clients.push(follow(server, &team, None).await);
         }
     }
 
     // Four writers on each instance at once, five tasks each.
-    let http = reqwest::Client::new();
+    let team = &team;
     let writers = servers.iter().enumerate().flat_map(|(s, server)| {
-        let (http, base) = (http.clone(), server.url(""));
+        let base = server.url("");
         (0..4).map(move |w| {
-            let (http, base) = (http.clone(), base.clone());
+            let base = base.clone();
             async move {
                 for i in 0..5 {
-                    create(&http, &base, &format!("instance {s} writer {w} task {i}")).await;
+                    create(team, &base, &format!("instance {s} writer {w} task {i}")).await;
                 }
             }
         })
@@ -115,13 +141,14 @@ async fn a_client_of_a_killed_instance_resumes_on_another_without_missing_an_eve
     let (mut servers, _dir) = instances(&database, 2);
     let survivor = servers.pop().unwrap();
     let doomed = servers.pop().unwrap();
-    let mut socket = follow(&doomed, None).await;
+    let team = std::sync::Arc::new(team(&survivor).await);
+    let mut socket = follow(&doomed, &team, None).await;
     let writer = {
         let base = survivor.url("");
+        let team = team.clone();
         tokio::spawn(async move {
-            let http = reqwest::Client::new();
             for i in 0..TOTAL {
-                create(&http, &base, &format!("task {i}")).await;
+                create(&team, &base, &format!("task {i}")).await;
             }
         })
     };
@@ -131,7 +158,7 @@ async fn a_client_of_a_killed_instance_resumes_on_another_without_missing_an_eve
     // Read on until the killed instance's connection ends, as a browser would.
     received.extend(task_seqs_until(&mut socket, TOTAL).await);
     let last = received.last().copied().unwrap_or(0);
-    let mut resumed = follow(&survivor, Some(last)).await;
+    let mut resumed = follow(&survivor, &team, Some(last)).await;
     if last < TOTAL {
         received.extend(task_seqs_until(&mut resumed, TOTAL).await);
     }
@@ -145,13 +172,15 @@ async fn a_database_restart_is_answered_with_503_and_every_client_catches_up() {
     let cluster = tokio::task::spawn_blocking(Cluster::start).await.unwrap();
     let database = fresh_database_on(&cluster.url()).await;
     let (servers, _dir) = instances(&database, 2);
+    let team = team(&servers[0]).await;
     let mut clients = vec![
-        follow(&servers[0], None).await,
-        follow(&servers[1], None).await,
+        follow(&servers[0], &team, None).await,
+        follow(&servers[1], &team, None).await,
     ];
-    let http = reqwest::Client::new();
+    let http = &team.http;
+    let tasks = tasks_path(team.board);
     for i in 0..3 {
-        create(&http, &servers[0].url(""), &format!("before {i}")).await;
+        create(&team, &servers[0].url(""), &format!("before {i}")).await;
     }
     for client in &mut clients {
         assert_eq!(task_seqs_until(client, 3).await, [1, 2, 3]);
@@ -160,7 +189,7 @@ async fn a_database_restart_is_answered_with_503_and_every_client_catches_up() {
     cluster.stop();
     let asked = Instant::now();
     let refused = http
-        .post(servers[0].url("/api/tasks"))
+        .post(servers[0].url(&tasks))
         .json(&serde_json::json!({ "title": "during the outage" }))
         .send()
         .await
@@ -173,7 +202,7 @@ async fn a_database_restart_is_answered_with_503_and_every_client_catches_up() {
     assert_eq!(refused.headers()["retry-after"], "2");
     let problem = assert_problem(refused, 503).await;
     assert_eq!(problem.kind, "/problems/store-unavailable");
-    let read = http.get(servers[1].url("/api/tasks")).send().await.unwrap();
+    let read = http.get(servers[1].url(&tasks)).send().await.unwrap();
     assert_problem(read, 503).await;
     let health = http.get(servers[1].url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 503);
@@ -198,7 +227,7 @@ async fn a_database_restart_is_answered_with_503_and_every_client_catches_up() {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let response = http
-            .post(servers[1].url("/api/tasks"))
+            .post(servers[1].url(&tasks))
             .json(&serde_json::json!({ "title": "after 0" }))
             .send()
             .await
@@ -212,14 +241,14 @@ async fn a_database_restart_is_answered_with_503_and_every_client_catches_up() {
         }
     }
     for i in 1..3 {
-        create(&http, &servers[1].url(""), &format!("after {i}")).await;
+        create(&team, &servers[1].url(""), &format!("after {i}")).await;
     }
 
     for (i, client) in clients.iter_mut().enumerate() {
         assert_eq!(task_seqs_until(client, 6).await, [4, 5, 6], "client {i}");
     }
     let tasks: Vec<shared::Task> = http
-        .get(servers[0].url("/api/tasks"))
+        .get(servers[0].url(&tasks))
         .send()
         .await
         .unwrap()

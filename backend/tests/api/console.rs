@@ -1,9 +1,10 @@
-//! The console clients `tasktick add` and `tasktick watch` against a real server.
+//! The console clients `tasktick add` and `tasktick watch` against a real server (the task
+//! commands as the board's owner, with an access token).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app};
 
 fn tasktick() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tasktick"));
@@ -19,6 +20,31 @@ async fn run_tasktick(args: Vec<String>) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs a task command on `app`'s board with a fresh access token of its owner.
+async fn run_as_owner(app: &TestApp, args: Vec<String>) -> std::process::Output {
+    let issued: shared::IssuedToken = app
+        .owner_client
+        .post(app.url(shared::TOKENS_PATH))
+        .json(&serde_json::json!({ "name": "console test" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let board = app.board.to_string();
+    tokio::task::spawn_blocking(move || {
+        tasktick()
+            .args(args)
+            .env("TASKTICK_TOKEN", issued.secret)
+            .env("TASKTICK_BOARD", board)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap()
+}
+
 fn args(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|part| part.to_string()).collect()
 }
@@ -27,7 +53,11 @@ fn args(parts: &[&str]) -> Vec<String> {
 async fn add_prints_the_created_task_and_the_server_lists_it() {
     let app = spawn_app().await;
 
-    let output = run_tasktick(args(&["add", "from the console", "--server", &app.url("")])).await;
+    let output = run_as_owner(
+        &app,
+        args(&["add", "from the console", "--server", &app.url("")]),
+    )
+    .await;
 
     assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8(output.stdout).unwrap();
@@ -43,7 +73,7 @@ async fn add_prints_the_created_task_and_the_server_lists_it() {
 async fn add_prints_the_problem_detail_and_fails_when_refused() {
     let app = spawn_app().await;
 
-    let output = run_tasktick(args(&["add", "   ", "--server", &app.url("")])).await;
+    let output = run_as_owner(&app, args(&["add", "   ", "--server", &app.url("")])).await;
 
     assert!(!output.status.success());
     let stderr = String::from_utf8(output.stderr).unwrap();
@@ -113,16 +143,23 @@ async fn list_done_edit_and_rm_work_on_the_servers_tasks() {
     let milk = app.create_task("buy milk").await;
     let bread = app.create_task("buy bread").await;
 
-    let done = run_tasktick(args(&["done", &milk.id.to_string(), "--server", &server])).await;
-    let edit = run_tasktick(args(&[
-        "edit",
-        &bread.id.to_string(),
-        "bake bread",
-        "--server",
-        &server,
-    ]))
+    let done = run_as_owner(
+        &app,
+        args(&["done", &milk.id.to_string(), "--server", &server]),
+    )
     .await;
-    let list = run_tasktick(args(&["list", "--server", &server])).await;
+    let edit = run_as_owner(
+        &app,
+        args(&[
+            "edit",
+            &bread.id.to_string(),
+            "bake bread",
+            "--server",
+            &server,
+        ]),
+    )
+    .await;
+    let list = run_as_owner(&app, args(&["list", "--server", &server])).await;
 
     for output in [&done, &edit, &list] {
         assert!(output.status.success(), "{output:?}");
@@ -138,7 +175,11 @@ async fn list_done_edit_and_rm_work_on_the_servers_tasks() {
             .contains("[x] buy milk")
     );
 
-    let rm = run_tasktick(args(&["rm", &milk.id.to_string(), "--server", &server])).await;
+    let rm = run_as_owner(
+        &app,
+        args(&["rm", &milk.id.to_string(), "--server", &server]),
+    )
+    .await;
     assert!(rm.status.success());
     assert_eq!(
         String::from_utf8(rm.stdout).unwrap().trim(),
@@ -169,7 +210,7 @@ async fn task_commands_print_the_problem_detail_and_fail_when_refused() {
     ];
 
     for (arguments, expected) in cases {
-        let output = run_tasktick(arguments.clone()).await;
+        let output = run_as_owner(&app, arguments.clone()).await;
         assert!(!output.status.success(), "{arguments:?}");
         let stderr = String::from_utf8(output.stderr).unwrap();
         assert!(stderr.contains(expected), "{arguments:?}: {stderr}");
@@ -181,8 +222,29 @@ async fn task_commands_print_the_problem_detail_and_fail_when_refused() {
 async fn list_on_an_empty_board_says_so() {
     let app = spawn_app().await;
 
-    let output = run_tasktick(args(&["list", "--server", &app.url("")])).await;
+    let output = run_as_owner(&app, args(&["list", "--server", &app.url("")])).await;
 
     assert!(output.status.success());
     assert_eq!(String::from_utf8(output.stdout).unwrap(), "No tasks yet.\n");
+}
+
+#[tokio::test]
+async fn without_a_token_the_task_commands_are_told_to_sign_in() {
+    let app = spawn_app().await;
+    let config = tempfile::tempdir().unwrap();
+    let board = app.board.to_string();
+    let server = app.url("");
+    let output = tokio::task::spawn_blocking(move || {
+        tasktick()
+            .args(["list", "--server", &server, "--board", &board])
+            .env("XDG_CONFIG_HOME", config.path())
+            .env_remove("TASKTICK_TOKEN")
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("401"), "{stderr}");
 }

@@ -136,8 +136,14 @@ async fn the_document_is_served_as_openapi_3_1_and_describes_every_route() {
     let document: Value = response.json().await.unwrap();
     assert_eq!(document["openapi"], "3.1.0");
     let operations = [
-        ("/api/tasks", ["get", "post", "delete"].as_slice()),
-        ("/api/tasks/{id}", &["get", "patch", "delete"]),
+        (
+            "/api/boards/{board}/tasks",
+            ["get", "post", "delete"].as_slice(),
+        ),
+        (
+            "/api/boards/{board}/tasks/{id}",
+            &["get", "patch", "delete"],
+        ),
         ("/healthz", &["get"]),
         ("/ws", &["get"]),
     ];
@@ -173,7 +179,7 @@ fn the_checker_rejects_what_the_document_does_not_allow() {
     assert!(
         check(
             "get",
-            "/api/tasks/1",
+            "/api/boards/1/tasks/1",
             200,
             Some("application/json"),
             &body(&task)
@@ -184,7 +190,7 @@ fn the_checker_rejects_what_the_document_does_not_allow() {
     assert!(
         check(
             "get",
-            "/api/tasks/1",
+            "/api/boards/1/tasks/1",
             200,
             Some("application/json"),
             &body(&missing_title)
@@ -194,7 +200,7 @@ fn the_checker_rejects_what_the_document_does_not_allow() {
     assert!(
         check(
             "get",
-            "/api/tasks/1",
+            "/api/boards/1/tasks/1",
             418,
             Some("application/json"),
             &body(&task)
@@ -204,13 +210,13 @@ fn the_checker_rejects_what_the_document_does_not_allow() {
     assert!(
         check(
             "get",
-            "/api/tasks/1",
+            "/api/boards/1/tasks/1",
             404,
             Some("application/json"),
             &body(&task)
         )
         .is_err()
     );
-    assert!(check("delete", "/api/tasks/1", 204, None, b"").is_ok());
+    assert!(check("delete", "/api/boards/1/tasks/1", 204, None, b"").is_ok());
     assert!(check("get", "/index.html", 200, Some("text/html"), b"<html>").is_ok());
 }

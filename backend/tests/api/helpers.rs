@@ -9,7 +9,7 @@ use backend::startup::Application;
 use backend::store::DatabaseUrl;
 use futures_util::StreamExt;
 use serde_json::Value;
-use shared::{Problem, ServerMsg, Task};
+use shared::{BoardId, ClientMsg, Problem, ServerMsg, Task};
 use tempfile::TempDir;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -58,7 +58,14 @@ pub const PATIENCE: Duration = Duration::from_secs(5);
 /// A server running inside the test process.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// A client with no credentials.
     pub client: reqwest::Client,
+    /// A client signed in as [`TestApp::owner`], sending this server's `Origin` like its page.
+    pub owner_client: reqwest::Client,
+    /// The account that owns [`TestApp::board`].
+    pub owner: User,
+    /// The board the task helpers work on.
+    pub board: BoardId,
     /// The database and front end folder; kept alive with the server.
     _dir: TempDir,
     stop: Option<oneshot::Sender<()>>,
@@ -83,6 +90,17 @@ pub async fn spawn_app_in(dir: TempDir, configure: impl FnOnce(&mut Config)) -> 
         write_fake_front_end(dir.path()),
     );
     configure(&mut config);
+    if config.signup == backend::auth::Signup::Closed {
+        // As an operator would: `tasktick user add owner`.
+        let store = backend::store::open(&config.database, config.event_retention)
+            .await
+            .unwrap();
+        let hash = backend::auth::hash_password(shared::Password::parse(PASSWORD).unwrap())
+            .await
+            .unwrap();
+        let owner = shared::Username::parse("owner").unwrap();
+        store.create_user(&owner, &hash, 0).await.unwrap();
+    }
     let app = Application::build(config)
         .await
         .expect("server builds")
@@ -92,13 +110,99 @@ pub async fn spawn_app_in(dir: TempDir, configure: impl FnOnce(&mut Config)) -> 
     let server = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
+    let client = reqwest::Client::new();
+    let base = format!("http://{addr}");
+    let (owner, board) = owner_and_board(&client, &base).await;
     TestApp {
         addr,
-        client: reqwest::Client::new(),
+        owner_client: signed_in_client(&owner, &base),
+        owner,
+        board,
+        client,
         _dir: dir,
         stop: Some(stop),
         server,
     }
+}
+
+/// The account `owner` (signed up, or signed in when the database has it from an earlier server)
+/// and its first board (made when it has none).
+pub async fn owner_and_board(client: &reqwest::Client, base: &str) -> (User, BoardId) {
+    let credentials = serde_json::json!({ "username": "owner", "password": PASSWORD });
+    let mut response = client
+        .post(format!("{base}{}", shared::ACCOUNTS_PATH))
+        .json(&credentials)
+        .send()
+        .await
+        .unwrap();
+    // Taken (an earlier server made it), or sign-up closed (the operator made it): sign in.
+    if matches!(response.status().as_u16(), 403 | 409) {
+        response = client
+            .post(format!("{base}{}", shared::SESSION_PATH))
+            .json(&credentials)
+            .send()
+            .await
+            .unwrap();
+    }
+    assert!(response.status().is_success(), "{}", response.status());
+    let cookie = session_cookie(&response).expect("a session cookie");
+    let owner = User {
+        account: response.json().await.unwrap(),
+        cookie,
+    };
+    let signed_in = signed_in_client(&owner, base);
+    let boards: Vec<shared::Board> = signed_in
+        .get(format!("{base}{}", shared::BOARDS_PATH))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let board = match boards.first() {
+        Some(board) => board.id,
+        None => {
+            let created: shared::Board = signed_in
+                .post(format!("{base}{}", shared::BOARDS_PATH))
+                .json(&serde_json::json!({ "name": "Tasks" }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            created.id
+        }
+    };
+    (owner, board)
+}
+
+/// A client that sends `user`'s session cookie, and `base` as its `Origin` (like the page).
+pub fn signed_in_client(user: &User, base: &str) -> reqwest::Client {
+    client_with(user, Some(base))
+}
+
+/// A client that sends `user`'s session cookie and no `Origin`, as a script would (so any
+/// instance of a cluster takes its changes).
+pub fn cookie_client(user: &User) -> reqwest::Client {
+    client_with(user, None)
+}
+
+fn client_with(user: &User, origin: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "cookie",
+        format!("{}={}", shared::SESSION_COOKIE, user.cookie)
+            .parse()
+            .unwrap(),
+    );
+    if let Some(origin) = origin {
+        headers.insert("origin", origin.parse().unwrap());
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 /// The store the suite runs against: a SQLite file in `dir`, or with `TASKTICK_TEST_STORE=postgres`
@@ -149,19 +253,34 @@ impl TestApp {
         format!("ws://{}/ws", self.addr)
     }
 
-    /// `GET path`.
+    /// `GET path`, without credentials.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
     }
 
-    /// `POST /api/tasks` with a raw body and content type.
+    /// `GET path` as the owner.
+    pub async fn get_as_owner(&self, path: &str) -> reqwest::Response {
+        self.owner_client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// The path of the board's task collection.
+    pub fn tasks_path(&self) -> String {
+        shared::tasks_path(self.board)
+    }
+
+    /// The path of one of the board's tasks.
+    pub fn task_path(&self, id: shared::TaskId) -> String {
+        format!("{}/{id}", self.tasks_path())
+    }
+
+    /// `POST` to the board's tasks with a raw body and content type, as the owner.
     pub async fn post_tasks_raw(
         &self,
         content_type: &str,
         body: impl Into<reqwest::Body>,
     ) -> reqwest::Response {
-        self.client
-            .post(self.url("/api/tasks"))
+        self.owner_client
+            .post(self.url(&self.tasks_path()))
             .header("content-type", content_type)
             .body(body)
             .send()
@@ -169,7 +288,7 @@ impl TestApp {
             .unwrap()
     }
 
-    /// `POST /api/tasks` with a JSON body.
+    /// `POST` to the board's tasks with a JSON body, as the owner.
     pub async fn post_tasks(&self, body: &Value) -> reqwest::Response {
         self.post_tasks_raw("application/json", body.to_string())
             .await
@@ -184,11 +303,11 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
-    /// `GET /api/tasks`.
+    /// The board's tasks, as the owner.
     pub async fn list_tasks(&self) -> Vec<Task> {
         let response = self
-            .client
-            .get(self.url("/api/tasks"))
+            .owner_client
+            .get(self.url(&self.tasks_path()))
             .send()
             .await
             .unwrap();
@@ -196,35 +315,49 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
-    /// Opens a WebSocket to `/ws`.
-    pub async fn connect_ws(&self) -> WsClient {
-        let (socket, _) = tokio_tungstenite::connect_async(self.ws_url())
-            .await
-            .unwrap();
-        socket
+    /// Opens a WebSocket to `/ws` as the owner (nothing read or sent yet).
+    pub async fn connect_ws_plain(&self) -> WsClient {
+        connect_ws_as(&self.ws_url(), Some(&self.owner)).await
     }
 
-    /// Opens a WebSocket to `/ws?since=SEQ`.
+    /// Opens a WebSocket as the owner, reads `hello` and follows the board from now on: returns
+    /// the socket after `subscribed`, and the board's `seq` it named.
+    pub async fn connect_ws(&self) -> (WsClient, i64) {
+        let mut socket = self.connect_ws_plain().await;
+        assert!(matches!(
+            next_server_msg(&mut socket).await,
+            ServerMsg::Hello { .. }
+        ));
+        let seq = subscribe(&mut socket, self.board, None).await;
+        (socket, seq)
+    }
+
+    /// Opens a WebSocket as the owner, reads `hello` and asks to follow the board after `since`
+    /// (what the server answers is the caller's to read).
     pub async fn connect_ws_since(&self, since: i64) -> WsClient {
-        let url = format!("{}?since={since}", self.ws_url());
-        let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let mut socket = self.connect_ws_plain().await;
+        assert!(matches!(
+            next_server_msg(&mut socket).await,
+            ServerMsg::Hello { .. }
+        ));
+        send_subscribe(&mut socket, self.board, Some(since)).await;
         socket
     }
 
-    /// `PATCH /api/tasks/{id}`.
+    /// `PATCH` one of the board's tasks, as the owner.
     pub async fn patch_task(&self, id: shared::TaskId, body: &Value) -> reqwest::Response {
-        self.client
-            .patch(self.url(&format!("/api/tasks/{id}")))
+        self.owner_client
+            .patch(self.url(&self.task_path(id)))
             .json(body)
             .send()
             .await
             .unwrap()
     }
 
-    /// `DELETE /api/tasks/{id}`.
+    /// `DELETE` one of the board's tasks, as the owner.
     pub async fn delete_task(&self, id: shared::TaskId) -> reqwest::Response {
-        self.client
-            .delete(self.url(&format!("/api/tasks/{id}")))
+        self.owner_client
+            .delete(self.url(&self.task_path(id)))
             .send()
             .await
             .unwrap()
@@ -282,6 +415,42 @@ impl TestApp {
                 .unwrap();
             self._dir
         }
+    }
+}
+
+/// Opens a WebSocket to `url`, with `user`'s session cookie (and the server's own `Origin`).
+pub async fn connect_ws_as(url: &str, user: Option<&User>) -> WsClient {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request().unwrap();
+    if let Some(user) = user {
+        let headers = request.headers_mut();
+        headers.insert(
+            "cookie",
+            format!("{}={}", shared::SESSION_COOKIE, user.cookie)
+                .parse()
+                .unwrap(),
+        );
+        let origin = url.replacen("ws://", "http://", 1);
+        let origin = origin.trim_end_matches("/ws");
+        headers.insert("origin", origin.parse().unwrap());
+    }
+    let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    socket
+}
+
+/// Sends `subscribe` for `board`.
+pub async fn send_subscribe(socket: &mut WsClient, board: BoardId, since: Option<i64>) {
+    use futures_util::SinkExt;
+    let message = serde_json::to_string(&ClientMsg::Subscribe { board, since }).unwrap();
+    socket.send(Message::Text(message.into())).await.unwrap();
+}
+
+/// Follows `board` and waits for `subscribed`: the `seq` it names.
+pub async fn subscribe(socket: &mut WsClient, board: BoardId, since: Option<i64>) -> i64 {
+    send_subscribe(socket, board, since).await;
+    match next_non_tick(socket).await {
+        ServerMsg::Subscribed { board: b, seq } if b == board => seq,
+        other => panic!("expected subscribed to {board}, got {other:?}"),
     }
 }
 

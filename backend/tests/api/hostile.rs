@@ -129,8 +129,8 @@ fn random_patch_bodies_never_break_the_server_and_refusals_change_nothing() {
         let task = app.create_task("target").await;
         let before = tasks(&app).await;
         let response = app
-            .client
-            .patch(app.url(&format!("/api/tasks/{}", task.id)))
+            .owner_client
+            .patch(app.url(&format!("{}/{}", app.tasks_path(), task.id)))
             .header("content-type", "application/json")
             .body(body)
             .send()
@@ -156,14 +156,14 @@ fn random_ids_queries_and_headers_never_break_the_server() {
         let before = tasks(&app).await;
         let id = id.replace(['%', '\\'], "");
         for url in [
-            app.url(&format!("/api/tasks/{id}?{query}")),
-            app.url(&format!("/api/tasks?{query}")),
+            app.url(&format!("{}/{id}?{query}", app.tasks_path())),
+            app.url(&format!("{}?{query}", app.tasks_path())),
             app.url(&format!("/api/clock?{query}")),
             app.url(&format!("/api/lab/runs/{id}?{query}")),
         ] {
             let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
             let response = app
-                .client
+                .owner_client
                 .request(method.clone(), &url)
                 .header("if-match", &if_match)
                 .header("if-none-match", &if_match)

@@ -1,4 +1,5 @@
-//! Live task events over `/ws`: fan-out, resume with `since`, resync, and the connection limits.
+//! Live task events over `/ws`: fan-out to the board's subscribers, resume with `since`, resync,
+//! and the connection limits.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -16,13 +17,9 @@ use crate::helpers::{
     spawn_app_with, test_database,
 };
 
-/// Connects and reads the greeting; returns the socket and the head `seq` it announced.
+/// Connects as the owner and follows the board; returns the socket and the board's `seq`.
 async fn connect(app: &TestApp) -> (WsClient, i64) {
-    let mut socket = app.connect_ws().await;
-    let ServerMsg::Hello { seq, .. } = next_server_msg(&mut socket).await else {
-        panic!("the first message is not hello");
-    };
-    (socket, seq)
+    app.connect_ws().await
 }
 
 fn created_title(msg: &ServerMsg) -> &str {
@@ -48,6 +45,7 @@ async fn every_connected_client_receives_each_rest_change_with_increasing_seq() 
         let ServerMsg::TaskCreated {
             seq: 1,
             task: created,
+            ..
         } = next_non_tick(socket).await
         else {
             panic!("expected task_created with seq 1");
@@ -56,6 +54,7 @@ async fn every_connected_client_receives_each_rest_change_with_increasing_seq() 
         let ServerMsg::TaskUpdated {
             seq: 2,
             task: changed,
+            ..
         } = next_non_tick(socket).await
         else {
             panic!("expected task_updated with seq 2");
@@ -65,6 +64,7 @@ async fn every_connected_client_receives_each_rest_change_with_increasing_seq() 
         assert_eq!(
             next_non_tick(socket).await,
             ServerMsg::TaskDeleted {
+                board: app.board,
                 seq: 3,
                 id: task.id
             }
@@ -84,8 +84,8 @@ async fn a_client_that_resumes_with_since_receives_exactly_what_it_missed_in_ord
     }
     let mut resumed = app.connect_ws_since(head).await;
 
-    let ServerMsg::Hello { seq, .. } = next_server_msg(&mut resumed).await else {
-        panic!("the first message is not hello");
+    let ServerMsg::Subscribed { seq, .. } = next_non_tick(&mut resumed).await else {
+        panic!("the subscription was not accepted");
     };
     assert_eq!(seq, head + 3);
     for title in ["one", "two", "three"] {
@@ -94,7 +94,10 @@ async fn a_client_that_resumes_with_since_receives_exactly_what_it_missed_in_ord
     // The seam: the next live event follows without a gap or a duplicate.
     app.create_task("four").await;
     let next = next_non_tick(&mut resumed).await;
-    assert_eq!((created_title(&next), next.seq()), ("four", Some(head + 4)));
+    assert_eq!(
+        (created_title(&next), next.seq()),
+        ("four", Some((app.board, head + 4)))
+    );
 }
 
 #[tokio::test]
@@ -111,28 +114,29 @@ async fn a_client_resumes_from_events_another_instance_wrote_before_this_one_pub
             title: shared::TaskTitle::parse(title).unwrap(),
         },
         key: None,
+        by: None,
     };
     other
-        .write(
-            backend::store::FIRST_BOARD,
-            &[create("a"), create("b"), create("c")],
-        )
+        .write(app.board, &[create("a"), create("b"), create("c")])
         .await
         .unwrap();
 
     // At once: this instance may not have published them yet; the store has.
     let mut resumed = app.connect_ws_since(1).await;
 
-    let hello = next_non_tick(&mut resumed).await;
+    let subscribed = next_non_tick(&mut resumed).await;
     assert!(
-        matches!(hello, ServerMsg::Hello { seq: 3, .. }),
-        "{hello:?}"
+        matches!(subscribed, ServerMsg::Subscribed { seq: 3, .. }),
+        "{subscribed:?}"
     );
     let replayed = [
         next_non_tick(&mut resumed).await,
         next_non_tick(&mut resumed).await,
     ];
-    assert_eq!(replayed.map(|event| event.seq()), [Some(2), Some(3)]);
+    assert_eq!(
+        replayed.map(|event| event.seq()),
+        [Some((app.board, 2)), Some((app.board, 3))]
+    );
 }
 
 #[tokio::test]
@@ -145,16 +149,16 @@ async fn since_older_than_the_retained_events_or_ahead_of_the_server_gets_resync
     for since in [0, 1, 99] {
         let mut socket = app.connect_ws_since(since).await;
         assert!(matches!(
-            next_server_msg(&mut socket).await,
-            ServerMsg::Hello { seq: 4, .. }
+            next_non_tick(&mut socket).await,
+            ServerMsg::Subscribed { seq: 4, .. }
         ));
-        let ServerMsg::Resync { reason } = next_non_tick(&mut socket).await else {
+        let ServerMsg::Resync { reason, .. } = next_non_tick(&mut socket).await else {
             panic!("since={since}: expected resync");
         };
         assert!(!reason.is_empty());
     }
     let mut recent = app.connect_ws_since(2).await;
-    next_server_msg(&mut recent).await;
+    next_non_tick(&mut recent).await;
     assert_eq!(created_title(&next_non_tick(&mut recent).await), "c");
 }
 
@@ -164,7 +168,7 @@ async fn the_task_list_says_which_seq_it_reflects() {
     app.create_task("a").await;
     app.create_task("b").await;
 
-    let response = app.get("/api/tasks").await;
+    let response = app.get_as_owner(&app.tasks_path()).await;
 
     assert_eq!(response.headers()["tasktick-seq"], "2");
 }
@@ -180,7 +184,10 @@ async fn the_seq_continues_after_a_restart() {
     restarted.create_task("after").await;
 
     assert_eq!(head, 1);
-    assert_eq!(next_non_tick(&mut socket).await.seq(), Some(2));
+    assert_eq!(
+        next_non_tick(&mut socket).await.seq(),
+        Some((restarted.board, 2))
+    );
 }
 
 #[tokio::test]

@@ -5,9 +5,11 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::json;
-use shared::Task;
+use shared::{Task, tasks_path};
 
-use crate::helpers::{next_close, next_server_msg, write_fake_front_end};
+use crate::helpers::{
+    next_close, next_server_msg, owner_and_board, signed_in_client, write_fake_front_end,
+};
 use crate::server_process::ServerProcess;
 
 #[tokio::test]
@@ -15,10 +17,11 @@ async fn a_task_answered_with_201_survives_kill_9_and_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("fresh/folder/tasks.db");
     let dist = write_fake_front_end(dir.path());
-    let client = reqwest::Client::new();
     let server = ServerProcess::start(&database, &dist);
+    let (owner, board) = owner_and_board(&reqwest::Client::new(), &server.url("")).await;
+    let client = signed_in_client(&owner, &server.url(""));
     let response = client
-        .post(server.url("/api/tasks"))
+        .post(server.url(&tasks_path(board)))
         .json(&json!({ "title": "durable" }))
         .send()
         .await
@@ -30,7 +33,7 @@ async fn a_task_answered_with_201_survives_kill_9_and_a_restart() {
     let restarted = ServerProcess::start(&database, &dist);
 
     let tasks: Vec<Task> = client
-        .get(restarted.url("/api/tasks"))
+        .get(restarted.url(&tasks_path(board)))
         .send()
         .await
         .unwrap()
@@ -118,9 +121,9 @@ async fn json_logs_name_the_request_id_that_the_response_carries() {
     ]);
     let client = reqwest::Client::new();
 
-    let made_here = client.get(server.url("/api/tasks")).send().await.unwrap();
+    let made_here = client.get(server.url("/api/clock")).send().await.unwrap();
     let from_proxy = client
-        .get(server.url("/api/tasks"))
+        .get(server.url("/api/clock"))
         .header("x-request-id", "from-the-proxy")
         .send()
         .await
@@ -136,6 +139,6 @@ async fn json_logs_name_the_request_id_that_the_response_carries() {
         let line = server.log_line_containing(id, Duration::from_secs(5));
         let entry: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
         assert_eq!(entry["span"]["request_id"], id, "{line}");
-        assert_eq!(entry["span"]["path"], "/api/tasks", "{line}");
+        assert_eq!(entry["span"]["path"], "/api/clock", "{line}");
     }
 }

@@ -34,7 +34,7 @@ async fn mark_done(app: &TestApp, id: TaskId) -> Task {
 
 /// `GET path` with `If-None-Match: tag`.
 async fn get_if_none_match(app: &TestApp, path: &str, tag: &str) -> reqwest::Response {
-    app.client
+    app.owner_client
         .get(app.url(path))
         .header("if-none-match", tag)
         .send()
@@ -49,10 +49,10 @@ async fn write_if_match(
     if_match: &str,
     body: Option<Value>,
 ) -> reqwest::Response {
-    let url = app.url(&format!("/api/tasks/{id}"));
+    let url = app.url(&format!("{}/{id}", app.tasks_path()));
     let request = match body {
-        Some(body) => app.client.patch(url).json(&body),
-        None => app.client.delete(url),
+        Some(body) => app.owner_client.patch(url).json(&body),
+        None => app.owner_client.delete(url),
     };
     request.header("if-match", if_match).send().await.unwrap()
 }
@@ -69,15 +69,23 @@ async fn the_list_can_be_filtered_by_done() {
     mark_done(&app, finished.id).await;
 
     assert_eq!(
-        ids_of(app.get("/api/tasks?done=true").await).await,
+        ids_of(
+            app.get_as_owner(&format!("{}?done=true", app.tasks_path()))
+                .await
+        )
+        .await,
         [finished.id]
     );
     assert_eq!(
-        ids_of(app.get("/api/tasks?done=false").await).await,
+        ids_of(
+            app.get_as_owner(&format!("{}?done=false", app.tasks_path()))
+                .await
+        )
+        .await,
         [open.id]
     );
     assert_eq!(
-        ids_of(app.get("/api/tasks").await).await,
+        ids_of(app.get_as_owner(&app.tasks_path()).await).await,
         [open.id, finished.id]
     );
 }
@@ -91,10 +99,10 @@ async fn paging_with_inserts_in_between_skips_and_repeats_nothing() {
     }
 
     let mut seen = Vec::new();
-    let mut next = Some("/api/tasks?limit=2".to_owned());
+    let mut next = Some(format!("{}?limit=2", app.tasks_path()));
     let mut pages = 0;
     while let Some(path) = next {
-        let response = app.get(&path).await;
+        let response = app.get_as_owner(&path).await;
         next = next_link(&response);
         seen.extend(ids_of(response).await);
         pages += 1;
@@ -118,32 +126,46 @@ async fn the_next_link_keeps_the_filter() {
     }
     app.create_task("open").await;
 
-    let first = app.get("/api/tasks?done=true&limit=2").await;
+    let first = app
+        .get_as_owner(&format!("{}?done=true&limit=2", app.tasks_path()))
+        .await;
     let next = next_link(&first).expect("a second page");
     assert!(next.contains("done=true"), "{next}");
-    let second = ids_of(app.get(&next).await).await;
+    let second = ids_of(app.get_as_owner(&next).await).await;
 
     assert_eq!(second.len(), 1);
-    assert!(next_link(&app.get(&next).await).is_none());
+    assert!(next_link(&app.get_as_owner(&next).await).is_none());
 }
 
 #[tokio::test]
 async fn bad_query_parameters_are_400_problems() {
     let app = spawn_app().await;
     let cases = [
-        ("/api/tasks?limit=0", "limit must be between 1 and 1000"),
-        ("/api/tasks?limit=1001", "limit must be between 1 and 1000"),
-        ("/api/tasks?limit=ten", "invalid digit"),
         (
-            "/api/tasks?done=maybe",
+            &format!("{}?limit=0", app.tasks_path()),
+            "limit must be between 1 and 1000",
+        ),
+        (
+            &format!("{}?limit=1001", app.tasks_path()),
+            "limit must be between 1 and 1000",
+        ),
+        (&format!("{}?limit=ten", app.tasks_path()), "invalid digit"),
+        (
+            &format!("{}?done=maybe", app.tasks_path()),
             "provided string was not `true` or `false`",
         ),
-        ("/api/tasks?cursor=abc", "not one this server issued"),
-        ("/api/tasks?sort=title", "unknown field `sort`"),
+        (
+            &format!("{}?cursor=abc", app.tasks_path()),
+            "not one this server issued",
+        ),
+        (
+            &format!("{}?sort=title", app.tasks_path()),
+            "unknown field `sort`",
+        ),
     ];
 
     for (path, expected) in cases {
-        let problem = assert_problem(app.get(path).await, 400).await;
+        let problem = assert_problem(app.get_as_owner(path).await, 400).await;
         assert!(
             problem.detail.contains(expected),
             "{path}: {}",
@@ -156,17 +178,17 @@ async fn bad_query_parameters_are_400_problems() {
 async fn an_unchanged_list_costs_a_304_and_any_change_changes_its_tag() {
     let app = spawn_app().await;
     let task = app.create_task("a").await;
-    let first = app.get("/api/tasks").await;
+    let first = app.get_as_owner(&app.tasks_path()).await;
     let tag = etag(&first);
     assert_eq!(first.headers()["cache-control"], "no-cache");
 
-    let again = get_if_none_match(&app, "/api/tasks", &tag).await;
+    let again = get_if_none_match(&app, &app.tasks_path(), &tag).await;
     assert_eq!(again.status(), 304);
     assert_eq!(etag(&again), tag);
     assert!(again.bytes().await.unwrap().is_empty());
 
     mark_done(&app, task.id).await;
-    let changed = get_if_none_match(&app, "/api/tasks", &tag).await;
+    let changed = get_if_none_match(&app, &app.tasks_path(), &tag).await;
     assert_eq!(changed.status(), 200);
     assert_ne!(etag(&changed), tag);
 }
@@ -175,8 +197,8 @@ async fn an_unchanged_list_costs_a_304_and_any_change_changes_its_tag() {
 async fn a_task_has_an_etag_that_changes_exactly_when_it_does() {
     let app = spawn_app().await;
     let task = app.create_task("a").await;
-    let path = format!("/api/tasks/{}", task.id);
-    let tag = etag(&app.get(&path).await);
+    let path = format!("{}/{}", app.tasks_path(), task.id);
+    let tag = etag(&app.get_as_owner(&path).await);
 
     assert_eq!(get_if_none_match(&app, &path, &tag).await.status(), 304);
     let patched = app.patch_task(task.id, &json!({ "title": "b" })).await;
@@ -191,7 +213,10 @@ async fn a_task_has_an_etag_that_changes_exactly_when_it_does() {
 async fn a_write_with_a_stale_if_match_is_412_with_the_current_task_and_changes_nothing() {
     let app = spawn_app().await;
     let task = app.create_task("a").await;
-    let stale = etag(&app.get(&format!("/api/tasks/{}", task.id)).await);
+    let stale = etag(
+        &app.get_as_owner(&format!("{}/{}", app.tasks_path(), task.id))
+            .await,
+    );
     let current = mark_done(&app, task.id).await;
 
     let patch = write_if_match(
@@ -214,7 +239,10 @@ async fn a_write_with_a_stale_if_match_is_412_with_the_current_task_and_changes_
 async fn a_write_with_the_current_etag_or_version_applies() {
     let app = spawn_app().await;
     let task = app.create_task("a").await;
-    let tag = etag(&app.get(&format!("/api/tasks/{}", task.id)).await);
+    let tag = etag(
+        &app.get_as_owner(&format!("{}/{}", app.tasks_path(), task.id))
+            .await,
+    );
 
     let patched = write_if_match(&app, task.id, &tag, Some(json!({ "done": true }))).await;
     assert_eq!(patched.status(), 200);
@@ -255,8 +283,8 @@ async fn concurrent_patches_of_different_fields_both_survive() {
 }
 
 async fn post_with_key(app: &TestApp, key: &str, title: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/tasks"))
+    app.owner_client
+        .post(app.url(&app.tasks_path()))
         .header("idempotency-key", key)
         .json(&json!({ "title": title }))
         .send()
@@ -322,8 +350,8 @@ async fn clearing_done_tasks_deletes_them_and_says_how_many() {
     }
 
     let response = app
-        .client
-        .delete(app.url("/api/tasks?done=true"))
+        .owner_client
+        .delete(app.url(&format!("{}?done=true", app.tasks_path())))
         .send()
         .await
         .unwrap();
@@ -334,8 +362,11 @@ async fn clearing_done_tasks_deletes_them_and_says_how_many() {
         json!({ "deleted": 2 })
     );
     assert_eq!(app.list_tasks().await, vec![open]);
-    for path in ["/api/tasks", "/api/tasks?done=false"] {
-        let refused = app.client.delete(app.url(path)).send().await.unwrap();
+    for path in [
+        &app.tasks_path(),
+        &format!("{}?done=false", app.tasks_path()),
+    ] {
+        let refused = app.owner_client.delete(app.url(path)).send().await.unwrap();
         assert_problem(refused, 400).await;
     }
 }
@@ -346,13 +377,13 @@ async fn an_unsupported_method_is_a_405_problem_with_allow() {
     let task = app.create_task("a").await;
 
     for (path, allowed) in [
-        ("/api/tasks".to_owned(), ["GET", "POST", "DELETE"]),
+        (app.tasks_path(), ["GET", "POST", "DELETE"]),
         (
-            format!("/api/tasks/{}", task.id),
+            format!("{}/{}", app.tasks_path(), task.id),
             ["GET", "PATCH", "DELETE"],
         ),
     ] {
-        let response = app.client.put(app.url(&path)).send().await.unwrap();
+        let response = app.owner_client.put(app.url(&path)).send().await.unwrap();
         let allow = response.headers()["allow"].to_str().unwrap().to_owned();
         let problem = assert_problem(response, 405).await;
         for method in allowed {

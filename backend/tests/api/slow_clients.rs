@@ -51,7 +51,7 @@ async fn health_from(source: u8, addr: SocketAddr) -> String {
 async fn a_client_that_sends_half_a_head_is_cut_off_while_others_are_served() {
     let app = spawn_app_with(|config| config.read_timeout = 1).await;
     let mut slow = connect_from(1, app.addr).await;
-    slow.write_all(b"GET /api/tasks HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+    slow.write_all(b"GET /api/openapi.json HTTP/1.1\r\nHost: t\r\nX-Slow: ")
         .await
         .unwrap();
     let started = Instant::now();
@@ -85,13 +85,14 @@ async fn an_oversized_head_is_refused_with_431() {
 async fn a_body_that_stalls_is_answered_408_as_a_problem() {
     let app = spawn_app_with(|config| config.read_timeout = 1).await;
     let mut stream = connect_from(1, app.addr).await;
-    stream
-        .write_all(
-            b"POST /api/tasks HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
-              Content-Length: 40\r\n\r\n{\"title\":",
-        )
-        .await
-        .unwrap();
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+         Cookie: {}={}\r\nContent-Length: 40\r\n\r\n{{\"title\":",
+        app.tasks_path(),
+        shared::SESSION_COOKIE,
+        app.owner.cookie
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
     let answer = until_closed(&mut stream, PATIENCE).await;
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
@@ -172,7 +173,7 @@ async fn the_limits_follow_the_open_file_limit_and_websockets_leave_room_for_res
         other => panic!("the 33rd WebSocket got {other:?}"),
     }
     let client = reqwest::Client::new();
-    for path in ["/healthz", "/api/tasks", "/"] {
+    for path in ["/healthz", "/api/openapi.json", "/"] {
         let response = client.get(server.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path} with every live slot taken");
     }

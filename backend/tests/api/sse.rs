@@ -1,4 +1,5 @@
-//! `/api/events`: the live feed as Server-Sent Events, with resume through `Last-Event-ID`.
+//! `/api/events`: the live feed as Server-Sent Events (the clock for anyone, a board's events for
+//! its members), with resume through `Last-Event-ID`.
 
 use std::time::Duration;
 
@@ -22,8 +23,10 @@ struct EventStream {
 }
 
 impl EventStream {
+    /// The owner's stream of the app's board.
     async fn open(app: &TestApp, last_event_id: Option<&str>) -> Self {
-        let mut request = app.client.get(app.url("/api/events"));
+        let path = format!("/api/events?board={}", app.board);
+        let mut request = app.owner_client.get(app.url(&path));
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);
         }
@@ -94,14 +97,23 @@ async fn the_stream_greets_then_sends_task_events_with_their_seq_as_id() {
     let app = spawn_app().await;
     let mut stream = EventStream::open(&app, None).await;
     let (id, hello) = stream.next_message().await;
-    assert!(matches!(hello, ServerMsg::Hello { seq: 0, .. }));
+    assert!(matches!(hello, ServerMsg::Hello { .. }));
     assert_eq!(id, None);
+    let (_, subscribed) = stream.next_message().await;
+    assert!(matches!(subscribed, ServerMsg::Subscribed { seq: 0, .. }));
 
     let task = app.create_task("streamed").await;
 
     let (id, event) = stream.next_message().await;
     assert_eq!(id.as_deref(), Some("1"));
-    assert_eq!(event, ServerMsg::TaskCreated { seq: 1, task });
+    assert_eq!(
+        event,
+        ServerMsg::TaskCreated {
+            board: app.board,
+            seq: 1,
+            task
+        }
+    );
 }
 
 #[tokio::test]
@@ -115,7 +127,11 @@ async fn last_event_id_resumes_with_exactly_the_missed_events() {
 
     assert!(matches!(
         stream.next_message().await.1,
-        ServerMsg::Hello { seq: 3, .. }
+        ServerMsg::Hello { .. }
+    ));
+    assert!(matches!(
+        stream.next_message().await.1,
+        ServerMsg::Subscribed { seq: 3, .. }
     ));
     for expected in ["2", "3"] {
         assert_eq!(stream.next_message().await.0.as_deref(), Some(expected));
@@ -134,14 +150,15 @@ async fn a_last_event_id_that_is_too_old_or_ahead_gets_resync() {
     for since in ["0", "9"] {
         let mut stream = EventStream::open(&app, Some(since)).await;
         stream.next_message().await;
+        stream.next_message().await;
         assert!(
             matches!(stream.next_message().await.1, ServerMsg::Resync { .. }),
             "since {since}"
         );
     }
     let refused = app
-        .client
-        .get(app.url("/api/events"))
+        .owner_client
+        .get(app.url(&format!("/api/events?board={}", app.board)))
         .header("last-event-id", "not a number")
         .send()
         .await
@@ -213,9 +230,29 @@ async fn with_websockets_disabled_upgrades_get_503_and_the_event_stream_still_wo
 
     let mut stream = EventStream::open(&app, None).await;
     stream.next_message().await;
+    stream.next_message().await;
     app.create_task("via SSE").await;
     assert!(matches!(
         stream.next_message().await.1,
         ServerMsg::TaskCreated { .. }
     ));
+}
+
+#[tokio::test]
+async fn the_clock_streams_to_anyone_but_a_board_only_to_its_members() {
+    let app = spawn_app().await;
+    let clock = app.client.get(app.url("/api/events")).send().await.unwrap();
+    assert_eq!(clock.status(), 200);
+    drop(clock);
+    let board = format!("/api/events?board={}", app.board);
+
+    let anonymous = app.client.get(app.url(&board)).send().await.unwrap();
+    assert_problem(anonymous, 401).await;
+    let stranger = app.sign_up("stranger").await;
+    let outsider = app
+        .as_user(&stranger, reqwest::Method::GET, &board)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(outsider, 404).await;
 }

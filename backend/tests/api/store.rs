@@ -85,6 +85,7 @@ fn create_write(title: &str) -> Write {
     Write::Create {
         new: new_task(title),
         key: None,
+        by: None,
     }
 }
 
@@ -119,6 +120,7 @@ async fn update(
             id,
             patch,
             expected,
+            by: None,
         },
     )
     .await
@@ -318,6 +320,7 @@ fn keyed(title: &str, key: &str) -> Write {
             key: key.into(),
             fingerprint: title.into(),
         }),
+        by: None,
     }
 }
 
@@ -417,6 +420,7 @@ async fn a_batch_commits_in_order_with_consecutive_seqs_and_a_refusal_does_not_u
                     id: task.id,
                     patch: done(true),
                     expected: Some(vec![9]),
+                    by: None,
                 },
                 keyed("second", "k"),
                 keyed("not second", "k"),

@@ -1,4 +1,4 @@
-//! `/api/tasks`: creating and listing tasks, and every way a create can be refused.
+//! A board's tasks (`/api/boards/{board}/tasks`): creating and listing tasks, and every way a create can be refused.
 
 use serde_json::json;
 use shared::{Task, TaskTitle};
@@ -17,8 +17,8 @@ async fn creating_a_task_answers_201_with_the_task_and_its_location() {
     assert_eq!(task.title, "Buy milk");
     assert!(!task.done);
     assert_eq!(task.version, 1);
-    assert_eq!(location, format!("/api/tasks/{}", task.id));
-    let fetched: Task = app.get(&location).await.json().await.unwrap();
+    assert_eq!(location, format!("{}/{}", app.tasks_path(), task.id));
+    let fetched: Task = app.get_as_owner(&location).await.json().await.unwrap();
     assert_eq!(fetched, task);
 }
 
@@ -121,8 +121,8 @@ async fn a_body_that_is_not_declared_json_is_a_415_problem() {
         assert!(problem.detail.contains("Content-Type: application/json"));
     }
     let no_content_type = app
-        .client
-        .post(app.url("/api/tasks"))
+        .owner_client
+        .post(app.url(&app.tasks_path()))
         .body(r#"{"title":"x"}"#)
         .send()
         .await
@@ -147,10 +147,10 @@ async fn a_body_over_64_kib_is_a_413_problem() {
 async fn an_unknown_task_id_is_a_404_problem_and_a_malformed_one_a_400() {
     let app = spawn_app().await;
 
-    let missing = app.get("/api/tasks/999").await;
+    let missing = app.get_as_owner(&format!("{}/999", app.tasks_path())).await;
     assert!(assert_problem(missing, 404).await.detail.contains("999"));
 
-    let malformed = app.get("/api/tasks/abc").await;
+    let malformed = app.get_as_owner(&format!("{}/abc", app.tasks_path())).await;
     assert_problem(malformed, 400).await;
 }
 
@@ -158,7 +158,7 @@ async fn an_unknown_task_id_is_a_404_problem_and_a_malformed_one_a_400() {
 async fn an_unknown_api_path_is_a_404_problem_not_the_front_end() {
     let app = spawn_app().await;
 
-    let response = app.get("/api/nothing-here").await;
+    let response = app.get_as_owner("/api/nothing-here").await;
 
     assert!(
         assert_problem(response, 404)
@@ -246,9 +246,12 @@ async fn a_request_in_flight_when_shutdown_begins_still_completes() {
     let body = r#"{"title":"in flight"}"#;
     let mut socket = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     let head = format!(
-        "POST /api/tasks HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Cookie: {}={}\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        app.tasks_path(),
         app.addr,
+        shared::SESSION_COOKIE,
+        app.owner.cookie,
         body.len()
     );
     socket.write_all(head.as_bytes()).await.unwrap();

@@ -5,7 +5,7 @@ use shared::ServerMsg;
 use shared::ws::PROTOCOL_VERSION;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{assert_problem, next_close, next_server_msg, spawn_app};
+use crate::helpers::{assert_problem, connect_ws_as, next_close, next_server_msg, spawn_app};
 
 /// Checks the article's format, `The time is: HH:MM:SS`.
 fn assert_clock_text(text: &str) {
@@ -33,13 +33,14 @@ async fn next_tick(socket: &mut crate::helpers::WsClient) -> (i64, String) {
 }
 
 #[tokio::test]
-async fn a_client_is_greeted_then_receives_ticks_a_second_apart() {
+async fn anyone_is_greeted_then_receives_ticks_a_second_apart_without_an_account() {
     let app = spawn_app().await;
-    let mut socket = app.connect_ws().await;
+    let mut socket = connect_ws_as(&app.ws_url(), None).await;
 
     let ServerMsg::Hello {
         protocol,
         server_time_ms,
+        username: None,
         ..
     } = next_server_msg(&mut socket).await
     else {
@@ -75,7 +76,7 @@ async fn a_plain_get_of_the_websocket_endpoint_is_a_400_problem() {
 #[tokio::test]
 async fn a_ping_is_answered_with_a_pong_echoing_the_client_time() {
     let app = spawn_app().await;
-    let mut socket = app.connect_ws().await;
+    let mut socket = app.connect_ws_plain().await;
     next_server_msg(&mut socket).await;
 
     socket
@@ -94,8 +95,8 @@ async fn a_ping_is_answered_with_a_pong_echoing_the_client_time() {
 #[tokio::test]
 async fn a_garbage_message_closes_only_that_connection_with_1003() {
     let app = spawn_app().await;
-    let mut rude = app.connect_ws().await;
-    let mut polite = app.connect_ws().await;
+    let mut rude = app.connect_ws_plain().await;
+    let mut polite = app.connect_ws_plain().await;
     next_server_msg(&mut rude).await;
     next_server_msg(&mut polite).await;
 
@@ -110,8 +111,8 @@ async fn a_garbage_message_closes_only_that_connection_with_1003() {
 #[tokio::test]
 async fn shutting_down_sends_every_client_close_1001() {
     let app = spawn_app().await;
-    let mut first = app.connect_ws().await;
-    let mut second = app.connect_ws().await;
+    let mut first = app.connect_ws_plain().await;
+    let mut second = app.connect_ws_plain().await;
     next_server_msg(&mut first).await;
     next_server_msg(&mut second).await;
 
@@ -119,4 +120,14 @@ async fn shutting_down_sends_every_client_close_1001() {
 
     assert_eq!(next_close(&mut first).await.0, 1001);
     assert_eq!(next_close(&mut second).await.0, 1001);
+}
+
+#[tokio::test]
+async fn a_signed_in_client_is_greeted_by_name() {
+    let app = spawn_app().await;
+    let mut socket = app.connect_ws_plain().await;
+    let ServerMsg::Hello { username, .. } = next_server_msg(&mut socket).await else {
+        panic!("the first message is not hello");
+    };
+    assert_eq!(username.as_deref(), Some("owner"));
 }
