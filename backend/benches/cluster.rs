@@ -18,8 +18,11 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures_util::{StreamExt, stream};
-use support::{Server, fresh_postgres_database, pin_this_process_to_core};
+use futures_util::{SinkExt, StreamExt, stream};
+use support::{
+    Server, bench_account, fresh_postgres_database, pin_this_process_to_core, signed_in, subscribe,
+    ws_request,
+};
 use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -71,7 +74,8 @@ async fn coordinate(args: &[String]) -> anyhow::Result<()> {
     let servers: Vec<Server> = (0..instances)
         .map(|_| Server::start(&database, &[]))
         .collect::<Result<_, _>>()?;
-    let http = reqwest::Client::new();
+    let (cookie, board) = bench_account(&servers[0].url("")).await?;
+    let http = signed_in(&cookie)?;
     for server in &servers {
         http.get(server.url("/healthz"))
             .send()
@@ -103,6 +107,7 @@ async fn coordinate(args: &[String]) -> anyhow::Result<()> {
                 &count.to_string(),
             ])
             .args(["--urls", &urls.join(",")])
+            .args(["--cookie", &cookie, "--board", &board.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()?;
@@ -140,7 +145,7 @@ async fn coordinate(args: &[String]) -> anyhow::Result<()> {
     for round in 0..rounds {
         let writer = &servers[round % instances];
         let sent = now_micros();
-        http.post(writer.url("/api/tasks"))
+        http.post(writer.url(&shared::tasks_path(board)))
             .json(&serde_json::json!({ "title": format!("bench {round}") }))
             .send()
             .await?
@@ -206,6 +211,8 @@ async fn coordinate(args: &[String]) -> anyhow::Result<()> {
 async fn client(args: &[String]) -> anyhow::Result<()> {
     let first: usize = value(args, "--first").unwrap_or("0").parse()?;
     let count: usize = value(args, "--count").unwrap_or("0").parse()?;
+    let cookie = value(args, "--cookie").unwrap_or_default().to_owned();
+    let board = shared::BoardId(value(args, "--board").unwrap_or("0").parse()?);
     let urls: Vec<String> = value(args, "--urls")
         .unwrap_or_default()
         .split(',')
@@ -218,6 +225,7 @@ async fn client(args: &[String]) -> anyhow::Result<()> {
         .map(|i| {
             let url = urls[i % urls.len()].clone();
             let arrivals = arrivals.clone();
+            let cookie = cookie.clone();
             async move {
                 let server: SocketAddr = url
                     .trim_start_matches("ws://")
@@ -227,7 +235,9 @@ async fn client(args: &[String]) -> anyhow::Result<()> {
                 let socket = TcpSocket::new_v4()?;
                 socket.bind((source, 0).into())?;
                 let stream = socket.connect(server).await?;
-                let (socket, _) = tokio_tungstenite::client_async(url, stream).await?;
+                let (mut socket, _) =
+                    tokio_tungstenite::client_async(ws_request(&url, &cookie)?, stream).await?;
+                socket.send(subscribe(board)).await?;
                 tokio::spawn(async move {
                     let (_, mut read) = socket.split();
                     while let Some(Ok(message)) = read.next().await {

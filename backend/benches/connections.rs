@@ -11,12 +11,12 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use futures_util::{StreamExt, stream};
+use futures_util::{SinkExt, StreamExt, stream};
 use shared::ServerMsg;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use support::Server;
+use support::{Server, bench_account, signed_in, subscribe, ws_request};
 
 /// Connections opened at once while connecting.
 const CONNECT_CONCURRENCY: usize = 64;
@@ -39,8 +39,9 @@ fn main() -> anyhow::Result<()> {
 async fn run(connections: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let server = Server::start(&dir.path().join("bench.db").display().to_string(), &[])?;
-    let http = reqwest::Client::new();
     let url = |path: &str| format!("http://{}{path}", server.addr);
+    let (cookie, board) = bench_account(&url("")).await?;
+    let http = signed_in(&cookie)?;
     // Warm the server up (database pool, clock) before the baseline.
     http.get(url("/healthz")).send().await?.error_for_status()?;
     let idle_kib = server.rss_kib()?;
@@ -50,8 +51,12 @@ async fn run(connections: usize) -> anyhow::Result<()> {
     let (arrivals, mut arrived) = mpsc::unbounded_channel::<i64>();
     let sockets: Vec<_> = stream::iter(0..connections)
         .map(|_| {
-            let ws_url = ws_url.clone();
-            async move { tokio_tungstenite::connect_async(ws_url).await }
+            let request = ws_request(&ws_url, &cookie);
+            async move {
+                let (mut socket, response) = tokio_tungstenite::connect_async(request?).await?;
+                socket.send(subscribe(board)).await?;
+                anyhow::Ok((socket, response))
+            }
         })
         .buffer_unordered(CONNECT_CONCURRENCY)
         .collect()
@@ -78,7 +83,7 @@ async fn run(connections: usize) -> anyhow::Result<()> {
     let mut fan_out = Vec::new();
     for round in 0..ROUNDS {
         let sent = Instant::now();
-        http.post(url("/api/tasks"))
+        http.post(url(&shared::tasks_path(board)))
             .json(&serde_json::json!({ "title": format!("bench {round}") }))
             .send()
             .await?

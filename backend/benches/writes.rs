@@ -1,4 +1,4 @@
-//! Benchmark: how many `POST /api/tasks` one instance answers, with group commit, on SQLite or
+//! Benchmark: how many task creations (`POST /api/boards/{board}/tasks`) one instance answers, with group commit, on SQLite or
 //! PostgreSQL.
 //!
 //! `cargo bench -p backend --bench writes -- [--postgres URL] [--connections 64] [--seconds 10]
@@ -14,7 +14,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{Server, cpu_time, fresh_postgres_database, pin_this_process_to_core};
+use support::{
+    Server, bench_account, cpu_time, fresh_postgres_database, pin_this_process_to_core, signed_in,
+};
 
 struct Options {
     postgres: Option<String>,
@@ -60,7 +62,7 @@ fn main() -> anyhow::Result<()> {
         "SQLite"
     };
     println!(
-        "POST /api/tasks on {store}, {} connections, {} s per run",
+        "POST of a task on {store}, {} connections, {} s per run",
         options.connections, options.seconds
     );
     let mut results = Vec::new();
@@ -105,16 +107,17 @@ async fn one_run(options: &Options, run: usize) -> anyhow::Result<RunResult> {
         None => dir.path().join("tasks.db").display().to_string(),
     };
     let server = Server::start(&database, &[])?;
-    let url = format!("http://{}/api/tasks", server.addr);
+    let (cookie, board) = bench_account(&server.url("")).await?;
+    let url = server.url(&shared::tasks_path(board));
     let started = Instant::now();
     let cpu_before = (cpu_time(server.child.id()), cpu_time(std::process::id()));
     let deadline = Instant::now() + Duration::from_secs(options.seconds);
     let warm_until = Instant::now() + Duration::from_secs(1);
     let clients = (0..options.connections).map(|c| {
-        let url = url.clone();
+        let (url, cookie) = (url.clone(), cookie.clone());
         tokio::spawn(async move {
             // One client per connection: each holds exactly one keep-alive connection.
-            let http = reqwest::Client::new();
+            let http = signed_in(&cookie)?;
             let mut latencies = Vec::new();
             let mut i = 0;
             while Instant::now() < deadline {

@@ -12,14 +12,17 @@ use crate::board::Board;
 #[derive(Debug, Clone, Copy)]
 pub struct Actions {
     pub board: RwSignal<Board>,
+    /// Which board the tasks belong to.
+    pub board_id: shared::BoardId,
     /// The latest refusal or conflict, for the page's alert line.
     pub notice: RwSignal<Option<String>>,
 }
 
 impl Actions {
-    pub fn new(board: RwSignal<Board>) -> Self {
+    pub fn new(board: RwSignal<Board>, board_id: shared::BoardId) -> Self {
         Self {
             board,
+            board_id,
             notice: RwSignal::new(None),
         }
     }
@@ -71,7 +74,7 @@ impl Actions {
         self.notice.set(None);
         self.board.update(|b| b.hide(task.id));
         spawn_local(async move {
-            if let Err(refusal) = api::delete_task(&task).await {
+            if let Err(refusal) = api::delete_task(self.board_id, &task).await {
                 self.refused(task, refusal);
             }
         });
@@ -86,7 +89,7 @@ impl Actions {
         self.board
             .update(|b| done.iter().for_each(|t| b.hide(t.id)));
         spawn_local(async move {
-            if let Err(refusal) = api::clear_done().await {
+            if let Err(refusal) = api::clear_done(self.board_id).await {
                 self.board
                     .update(|b| done.into_iter().for_each(|t| b.show(t)));
                 self.notice
@@ -106,7 +109,7 @@ impl Actions {
         self.notice.set(None);
         self.board.update(|b| b.show(shown));
         spawn_local(async move {
-            match api::update_task(&task, &update).await {
+            match api::update_task(self.board_id, &task, &update).await {
                 Ok(saved) => self.board.update(|b| b.upsert(saved)),
                 Err(refusal) => self.refused(task, refusal),
             }

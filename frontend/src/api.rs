@@ -4,7 +4,11 @@ use std::fmt;
 
 use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
-use shared::{CreateTask, Problem, SEQ_HEADER, TASKS_PATH, Task, TaskTitle, UpdateTask};
+use shared::{
+    ACCOUNTS_PATH, Account, BOARDS_PATH, Board, BoardFields, BoardId, CreateTask, Credentials,
+    IssuedToken, Member, MemberRole, NewMember, Problem, Role, SEQ_HEADER, SESSION_PATH,
+    TOKENS_PATH, Task, TaskTitle, TokenFields, TokenId, TokenInfo, UpdateTask, UserId, tasks_path,
+};
 
 /// Why a request did not produce what was asked for. `Display` is written for the person using the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,11 +42,11 @@ impl From<gloo_net::Error> for ApiError {
     }
 }
 
-/// `GET /api/tasks`, following the `next` links: every task, oldest first, and the event `seq` the
-/// list reflects. The first page's `seq` is the safe one: a change made while later pages load shows
-/// in them and is applied again, idempotently, from the live stream.
-pub async fn list_tasks() -> Result<(Vec<Task>, i64), ApiError> {
-    let mut url = format!("{TASKS_PATH}?limit=1000");
+/// The board's tasks, following the `next` links: every task, oldest first, and the event `seq`
+/// the list reflects. The first page's `seq` is the safe one: a change made while later pages
+/// load shows in them and is applied again, idempotently, from the live stream.
+pub async fn list_tasks(board: BoardId) -> Result<(Vec<Task>, i64), ApiError> {
+    let mut url = format!("{}?limit=1000", tasks_path(board));
     let mut tasks = Vec::new();
     let mut first_seq = None;
     loop {
@@ -80,19 +84,26 @@ pub fn next_link(header: &str) -> Option<String> {
     })
 }
 
-/// `POST /api/tasks`: creates a task from a title that already passed the shared rule.
-pub async fn create_task(title: &TaskTitle) -> Result<Task, ApiError> {
+/// Creates a task on the board from a title that already passed the shared rule.
+pub async fn create_task(board: BoardId, title: &TaskTitle) -> Result<Task, ApiError> {
     let body = CreateTask {
         title: title.as_str().to_owned(),
     };
-    let response = Request::post(TASKS_PATH).json(&body)?.send().await?;
+    let response = Request::post(&tasks_path(board))
+        .json(&body)?
+        .send()
+        .await?;
     decode(response, 201).await
 }
 
-/// `PATCH /api/tasks/{id}` based on `task`'s version (`If-Match`), so a change made elsewhere in the
-/// meantime is refused with 412 rather than overwritten.
-pub async fn update_task(task: &Task, update: &UpdateTask) -> Result<Task, ApiError> {
-    let response = Request::patch(&format!("{TASKS_PATH}/{}", task.id))
+/// Changes a task based on its version (`If-Match`), so a change made elsewhere in the meantime
+/// is refused with 412 rather than overwritten.
+pub async fn update_task(
+    board: BoardId,
+    task: &Task,
+    update: &UpdateTask,
+) -> Result<Task, ApiError> {
+    let response = Request::patch(&format!("{}/{}", tasks_path(board), task.id))
         .header("if-match", &task.version.to_string())
         .json(update)?
         .send()
@@ -100,21 +111,122 @@ pub async fn update_task(task: &Task, update: &UpdateTask) -> Result<Task, ApiEr
     decode(response, 200).await
 }
 
-/// `DELETE /api/tasks/{id}` based on `task`'s version.
-pub async fn delete_task(task: &Task) -> Result<(), ApiError> {
-    let response = Request::delete(&format!("{TASKS_PATH}/{}", task.id))
+/// Deletes a task based on its version.
+pub async fn delete_task(board: BoardId, task: &Task) -> Result<(), ApiError> {
+    let response = Request::delete(&format!("{}/{}", tasks_path(board), task.id))
         .header("if-match", &task.version.to_string())
         .send()
         .await?;
     expect_empty(response, 204).await
 }
 
-/// `DELETE /api/tasks?done=true`.
-pub async fn clear_done() -> Result<(), ApiError> {
-    let response = Request::delete(&format!("{TASKS_PATH}?done=true"))
+/// Deletes the board's done tasks.
+pub async fn clear_done(board: BoardId) -> Result<(), ApiError> {
+    let response = Request::delete(&format!("{}?done=true", tasks_path(board)))
         .send()
         .await?;
     expect_empty(response, 200).await
+}
+
+/// The signed-in account, `None` when nobody is signed in.
+pub async fn me() -> Result<Option<Account>, ApiError> {
+    decode(Request::get(SESSION_PATH).send().await?, 200).await
+}
+
+/// Creates an account and signs it in.
+pub async fn sign_up(credentials: &Credentials) -> Result<Account, ApiError> {
+    let response = Request::post(ACCOUNTS_PATH)
+        .json(credentials)?
+        .send()
+        .await?;
+    decode(response, 201).await
+}
+
+/// Signs in (the server sets the session cookie).
+pub async fn sign_in(credentials: &Credentials) -> Result<Account, ApiError> {
+    let response = Request::post(SESSION_PATH)
+        .json(credentials)?
+        .send()
+        .await?;
+    decode(response, 200).await
+}
+
+/// Signs out, on every instance.
+pub async fn sign_out() -> Result<(), ApiError> {
+    let response = Request::delete(SESSION_PATH).send().await?;
+    expect_empty(response, 204).await
+}
+
+/// The boards the account is a member of.
+pub async fn boards() -> Result<Vec<Board>, ApiError> {
+    decode(Request::get(BOARDS_PATH).send().await?, 200).await
+}
+
+/// One board, with the account's role.
+pub async fn board(board: BoardId) -> Result<Board, ApiError> {
+    let response = Request::get(&format!("{BOARDS_PATH}/{board}"))
+        .send()
+        .await?;
+    decode(response, 200).await
+}
+
+pub async fn create_board(name: &str) -> Result<Board, ApiError> {
+    let body = BoardFields { name: name.into() };
+    let response = Request::post(BOARDS_PATH).json(&body)?.send().await?;
+    decode(response, 201).await
+}
+
+fn members_path(board: BoardId) -> String {
+    format!("{BOARDS_PATH}/{board}/members")
+}
+
+pub async fn members(board: BoardId) -> Result<Vec<Member>, ApiError> {
+    decode(Request::get(&members_path(board)).send().await?, 200).await
+}
+
+pub async fn add_member(board: BoardId, username: &str, role: Role) -> Result<Member, ApiError> {
+    let body = NewMember {
+        username: username.into(),
+        role,
+    };
+    let response = Request::post(&members_path(board))
+        .json(&body)?
+        .send()
+        .await?;
+    decode(response, 201).await
+}
+
+pub async fn set_role(board: BoardId, user: UserId, role: Role) -> Result<Member, ApiError> {
+    let response = Request::patch(&format!("{}/{user}", members_path(board)))
+        .json(&MemberRole { role })?
+        .send()
+        .await?;
+    decode(response, 200).await
+}
+
+pub async fn remove_member(board: BoardId, user: UserId) -> Result<(), ApiError> {
+    let response = Request::delete(&format!("{}/{user}", members_path(board)))
+        .send()
+        .await?;
+    expect_empty(response, 204).await
+}
+
+pub async fn tokens() -> Result<Vec<TokenInfo>, ApiError> {
+    decode(Request::get(TOKENS_PATH).send().await?, 200).await
+}
+
+/// Makes a token; its secret is in the answer only.
+pub async fn create_token(name: &str) -> Result<IssuedToken, ApiError> {
+    let body = TokenFields { name: name.into() };
+    let response = Request::post(TOKENS_PATH).json(&body)?.send().await?;
+    decode(response, 201).await
+}
+
+pub async fn revoke_token(token: TokenId) -> Result<(), ApiError> {
+    let response = Request::delete(&format!("{TOKENS_PATH}/{token}"))
+        .send()
+        .await?;
+    expect_empty(response, 204).await
 }
 
 impl ApiError {

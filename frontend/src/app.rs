@@ -1,13 +1,12 @@
-//! The page: the live clock and connection state in the header; below, the board (the add form,
-//! the filtered task list and its footer; the filter lives in the URL) or, at `/lab`, the
-//! transport lab.
+//! The page: the live clock, connection state and account in the header; below, the page the URL
+//! names: sign-in or sign-up, the board list, a board (`/boards/ID`, its filter in the URL, its
+//! members panel), the access tokens, or the transport lab.
 
-use leptos::either::Either;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::Router;
-use leptos_router::hooks::use_location;
-use shared::TaskTitle;
+use leptos_router::hooks::{use_location, use_navigate};
+use shared::{Account, BoardId, EndReason, Role, TaskTitle};
 
 use crate::actions::Actions;
 use crate::api;
@@ -15,109 +14,229 @@ use crate::board::Board;
 use crate::components::{BoardFooter, Clock, ConnectionBadge, NavLink, TaskForm, TaskList};
 use crate::filter::Filter;
 use crate::lab::LabView;
-use crate::live;
+use crate::live::{self, LiveFeed};
+use crate::pages::{AccountForm, BoardList, MembersPanel, Mode, TokensPage};
 
 /// How often a snapshot that turned out too old is fetched again before giving up.
 const RELOAD_ATTEMPTS: u32 = 3;
 
+/// What the URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    SignIn,
+    SignUp,
+    Boards,
+    Board(BoardId),
+    Tokens,
+    Lab,
+}
+
+impl Route {
+    /// The page a path names (unknown paths show the board list).
+    pub fn from_path(path: &str) -> Self {
+        let mut segments = path.trim_matches('/').split('/');
+        match (segments.next(), segments.next()) {
+            (Some("signin"), _) => Self::SignIn,
+            (Some("signup"), _) => Self::SignUp,
+            (Some("tokens"), _) => Self::Tokens,
+            (Some("lab"), _) => Self::Lab,
+            (Some("boards"), Some(id)) => id
+                .parse()
+                .map(|id| Self::Board(BoardId(id)))
+                .unwrap_or(Self::Boards),
+            _ => Self::Boards,
+        }
+    }
+
+    /// Whether the page needs a signed-in account.
+    fn needs_account(self) -> bool {
+        !matches!(self, Self::SignIn | Self::SignUp | Self::Lab)
+    }
+}
+
 /// The whole app, wired to the real server.
 #[component]
 pub fn App() -> impl IntoView {
+    view! {
+        <Router>
+            <Shell />
+        </Router>
+    }
+}
+
+/// Everything inside the router (which provides the location).
+#[component]
+fn Shell() -> impl IntoView {
+    let location = use_location();
+    let route = Memo::new(move |_| Route::from_path(&location.pathname.get()));
+    let following = Memo::new(move |_| match route.get() {
+        Route::Board(id) => Some(id),
+        _ => None,
+    });
+    // `None` until the server answered who is signed in.
+    let session = RwSignal::new(None::<Account>);
+    let checked = RwSignal::new(false);
+    spawn_local(async move {
+        if let Ok(account) = api::me().await {
+            session.set(account);
+        }
+        checked.set(true);
+    });
+
     let board = RwSignal::new(Board::default());
     let load_error = RwSignal::new(None::<String>);
     // One load at a time: a load that turns out too old fetches again by itself.
     let loading = RwSignal::new(false);
     let reload = move || {
+        let Some(id) = following.get_untracked() else {
+            return;
+        };
         if !loading.get_untracked() {
             loading.set(true);
             spawn_local(async move {
-                load_board(board, load_error).await;
+                load_board(id, board, load_error).await;
                 loading.set(false);
             });
         }
     };
-    reload();
-    let feed = live::connect(board, reload);
+    let feed = live::connect(following.get_untracked(), board, reload);
+    if following.get_untracked().is_some() {
+        reload();
+    }
+    Effect::new(move |_| feed.follow(following.get()));
+
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if checked.get() && session.with(Option::is_none) && route.get().needs_account() {
+            navigate("/signin", Default::default());
+        }
+    });
 
     view! {
-        <Router>
-            <header class="app-header">
-                <h1>"tasktick"</h1>
-                <SiteNav />
-                <div class="live">
-                    <Clock time=feed.clock />
-                    <ConnectionBadge
-                        state=feed.state
-                        transport=feed.transport
-                        rtt_ms=feed.rtt_ms
-                        retry_in_secs=feed.retry_in_secs
-                        on_retry=move || feed.retry_now()
-                    />
-                </div>
-            </header>
-            <main class="app-main">
-                <Page board=board load_error=load_error />
-            </main>
-            <footer class="app-footer">
-                <p>"Tasks travel over REST; the clock and every change stream over a WebSocket (or a fallback)."</p>
-            </footer>
-        </Router>
+        <header class="app-header">
+            <h1>"tasktick"</h1>
+            <SiteNav route=route session=session />
+            <div class="live">
+                <Clock time=feed.clock />
+                <ConnectionBadge
+                    state=feed.state
+                    transport=feed.transport
+                    rtt_ms=feed.rtt_ms
+                    retry_in_secs=feed.retry_in_secs
+                    on_retry=move || feed.retry_now()
+                />
+            </div>
+        </header>
+        <main class="app-main">
+            {move || match route.get() {
+                Route::SignIn => view! { <AccountForm mode=Mode::SignIn session=session /> }.into_any(),
+                Route::SignUp => view! { <AccountForm mode=Mode::SignUp session=session /> }.into_any(),
+                Route::Lab => view! { <LabView /> }.into_any(),
+                _ if session.with(Option::is_none) => {
+                    view! { <p class="list-status">"Checking who you are…"</p> }.into_any()
+                }
+                Route::Boards => view! { <BoardList /> }.into_any(),
+                Route::Tokens => view! { <TokensPage /> }.into_any(),
+                Route::Board(id) => {
+                    view! { <BoardPage id=id board=board load_error=load_error feed=feed /> }.into_any()
+                }
+            }}
+        </main>
+        <footer class="app-footer">
+            <p>"Tasks travel over REST; the clock and every change stream over a WebSocket (or a fallback)."</p>
+        </footer>
     }
 }
 
-/// Path of the transport lab.
-const LAB_PATH: &str = "/lab";
-
-/// The lab at [`LAB_PATH`], the board everywhere else.
+/// Links between the sections, who is signed in, and signing out.
 #[component]
-fn Page(board: RwSignal<Board>, load_error: RwSignal<Option<String>>) -> impl IntoView {
-    let location = use_location();
-    let on_lab = Memo::new(move |_| location.pathname.with(|p| is_lab_path(p)));
-    move || {
-        if on_lab.get() {
-            Either::Left(view! { <LabView /> })
-        } else {
-            Either::Right(view! { <BoardView board=board load_error=load_error /> })
-        }
-    }
-}
-
-/// Links between the board and the lab.
-#[component]
-fn SiteNav() -> impl IntoView {
-    let location = use_location();
-    let on_lab = Signal::derive(move || location.pathname.with(|p| is_lab_path(p)));
+fn SiteNav(route: Memo<Route>, session: RwSignal<Option<Account>>) -> impl IntoView {
+    let navigate = use_navigate();
+    let sign_out = move |_| {
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            let _ = api::sign_out().await;
+            session.set(None);
+            navigate("/signin", Default::default());
+        });
+    };
+    let on = move |wanted: fn(Route) -> bool| Signal::derive(move || wanted(route.get()));
     view! {
         <nav class="site-nav" aria-label="Sections">
             <ul>
                 <li>
-                    <NavLink href="/" current=Signal::derive(move || !on_lab.get())>
-                        "Board"
+                    <NavLink href="/" current=on(|r| matches!(r, Route::Boards | Route::Board(_)))>
+                        "Boards"
                     </NavLink>
                 </li>
                 <li>
-                    <NavLink href=LAB_PATH current=on_lab>
+                    <NavLink href="/tokens" current=on(|r| r == Route::Tokens)>
+                        "Tokens"
+                    </NavLink>
+                </li>
+                <li>
+                    <NavLink href="/lab" current=on(|r| r == Route::Lab)>
                         "Transport lab"
                     </NavLink>
                 </li>
             </ul>
+            {move || match session.get() {
+                Some(account) => view! {
+                    <span class="whoami">{account.username}</span>
+                    <button id="sign-out" type="button" class="secondary" on:click=sign_out.clone()>
+                        "Sign out"
+                    </button>
+                }
+                .into_any(),
+                None => view! { <a href="/signin">"Sign in"</a> }.into_any(),
+            }}
         </nav>
     }
 }
 
-/// Whether `pathname` is the lab's (with or without a trailing slash).
-fn is_lab_path(pathname: &str) -> bool {
-    pathname.trim_end_matches('/') == LAB_PATH
+/// One board: its tasks under the URL's filter, what the role allows, and the members.
+#[component]
+fn BoardPage(
+    id: BoardId,
+    board: RwSignal<Board>,
+    load_error: RwSignal<Option<String>>,
+    feed: LiveFeed,
+) -> impl IntoView {
+    let details = LocalResource::new(move || api::board(id));
+    move || {
+        let Some(found) = details.get() else {
+            return view! { <p class="list-status">"Loading the board…"</p> }.into_any();
+        };
+        match found {
+            Ok(found) => view! {
+                <BoardView id=id name=found.name role=found.role board=board load_error=load_error feed=feed />
+            }
+            .into_any(),
+            Err(refusal) => view! {
+                <p class="board-ended" role="alert">{refusal.to_string()}</p>
+                <p><a href="/">"Back to your boards"</a></p>
+            }
+            .into_any(),
+        }
+    }
 }
 
-/// The board under the URL's filter (inside the router, which provides the location).
+/// The board's tasks; viewers get no controls for changing them.
 #[component]
-fn BoardView(board: RwSignal<Board>, load_error: RwSignal<Option<String>>) -> impl IntoView {
+fn BoardView(
+    id: BoardId,
+    name: String,
+    role: Role,
+    board: RwSignal<Board>,
+    load_error: RwSignal<Option<String>>,
+    feed: LiveFeed,
+) -> impl IntoView {
     let location = use_location();
     let filter = Signal::derive(move || Filter::from_path(&location.pathname.get()));
-    let actions = Actions::new(board);
+    let editable = role.allows(Role::Editor);
+    let actions = Actions::new(board, id);
     let create = move |title: TaskTitle| async move {
-        let task = api::create_task(&title).await?;
+        let task = api::create_task(id, &title).await?;
         // The task_created event will say the same; the board keeps one copy.
         board.update(|b| b.upsert(task.clone()));
         Ok(task)
@@ -125,13 +244,22 @@ fn BoardView(board: RwSignal<Board>, load_error: RwSignal<Option<String>>) -> im
     let tasks = Signal::derive(move || board.with(|b| b.tasks().to_vec()));
     let first_load = Signal::derive(move || !board.with(Board::is_loaded));
     let all_done = move || tasks.with(|all| !all.is_empty() && all.iter().all(|t| t.done));
+    let ended = move || feed.ended.get().map(ended_text);
 
     view! {
-        <section class="card" aria-labelledby="tasks-heading">
-            <h2 id="tasks-heading">"Tasks"</h2>
-            <TaskForm on_create=create />
+        <p class="board-ended" role="alert" hidden=move || feed.ended.with(Option::is_none)>
+            {ended}
+            " " <a href="/">"Back to your boards"</a>
+        </p>
+        <section
+            class="card"
+            aria-labelledby="tasks-heading"
+            hidden=move || feed.ended.with(Option::is_some)
+        >
+            <h2 id="tasks-heading">{name} " " <span class="role">{role.as_str()}</span></h2>
+            {editable.then(|| view! { <TaskForm on_create=create /> })}
             <p class="notice" role="alert">{move || actions.notice.get()}</p>
-            <label class="toggle-all" hidden=move || tasks.with(Vec::is_empty)>
+            <label class="toggle-all" hidden=move || !editable || tasks.with(Vec::is_empty)>
                 <input
                     type="checkbox"
                     prop:checked=all_done
@@ -144,17 +272,36 @@ fn BoardView(board: RwSignal<Board>, load_error: RwSignal<Option<String>>) -> im
                 loading=first_load
                 error=load_error
                 filter=filter
-                actions=actions
+                actions=editable.then_some(actions)
             />
-            <BoardFooter tasks=tasks filter=filter on_clear_done=move |()| actions.clear_done() />
+            <BoardFooter
+                board=id
+                editable=editable
+                tasks=tasks
+                filter=filter
+                on_clear_done=move |()| actions.clear_done()
+            />
         </section>
+        <Show when=move || feed.ended.with(Option::is_none)>
+            <MembersPanel board=id manage=role == Role::Owner />
+        </Show>
+    }
+}
+
+/// What the page says when the server stopped sending the board.
+fn ended_text(reason: EndReason) -> &'static str {
+    match reason {
+        EndReason::Revoked | EndReason::NotFound => "You no longer have access to this board.",
+        EndReason::SignedOut | EndReason::SignInRequired => "You were signed out. Sign in again.",
+        EndReason::Unavailable => "The server cannot check your access right now.",
+        EndReason::Requested => "",
     }
 }
 
 /// Fetches the list and loads it, again if it is older than the live stream.
-async fn load_board(board: RwSignal<Board>, error: RwSignal<Option<String>>) {
+async fn load_board(id: BoardId, board: RwSignal<Board>, error: RwSignal<Option<String>>) {
     for _ in 0..RELOAD_ATTEMPTS {
-        match api::list_tasks().await {
+        match api::list_tasks(id).await {
             Ok((tasks, seq)) => {
                 error.set(None);
                 if board.try_update(|b| b.load(tasks, seq)).unwrap_or(true) {

@@ -1,12 +1,17 @@
 //! The task list as the page holds it: REST snapshots and live events merged, idempotent by `seq`.
 //!
-//! A snapshot from `GET /api/tasks` says which event `seq` it reflects; a live event applies only
+//! One board's tasks. A snapshot from `GET /api/boards/{board}/tasks` says which event `seq` it reflects; a live event applies only
 //! if its `seq` is newer than what the board already has. Recent events are kept so that a snapshot
 //! older than them can be brought up to date again, whichever of the two arrives first.
 
 use std::collections::VecDeque;
 
 use shared::{ServerMsg, Task, TaskId};
+
+/// A task event's `seq` on its board's stream (the page follows one board at a time).
+fn seq_of(event: &ServerMsg) -> Option<i64> {
+    event.seq().map(|(_, seq)| seq)
+}
 
 /// How many applied events are kept to re-apply on top of an older snapshot.
 const RECENT_EVENTS: usize = 256;
@@ -41,7 +46,7 @@ impl Board {
         self.loaded.then_some(self.seq)
     }
 
-    /// The live stream starts after `seq` (a `hello` without `since`): a snapshot must reflect at
+    /// The live stream starts after `seq` (`subscribed` without `since`): a snapshot must reflect at
     /// least that much. Returns whether the board must be reloaded to get there.
     pub fn require(&mut self, seq: i64) -> bool {
         self.required_seq = self.required_seq.max(seq);
@@ -72,12 +77,12 @@ impl Board {
         let newer: Vec<ServerMsg> = self
             .recent
             .iter()
-            .filter(|event| event.seq().is_some_and(|s| s > seq))
+            .filter(|event| seq_of(event).is_some_and(|s| s > seq))
             .cloned()
             .collect();
         for event in &newer {
             self.change(event);
-            self.seq = self.seq.max(event.seq().unwrap_or(self.seq));
+            self.seq = self.seq.max(seq_of(event).unwrap_or(self.seq));
         }
         true
     }
@@ -85,10 +90,10 @@ impl Board {
     /// Applies a live task event once: an event at or below the board's `seq` is ignored.
     /// Returns whether it changed anything.
     pub fn apply(&mut self, event: &ServerMsg) -> bool {
-        let Some(seq) = event.seq() else {
+        let Some(seq) = seq_of(event) else {
             return false;
         };
-        if self.recent.iter().any(|seen| seen.seq() == Some(seq)) || seq <= self.seq {
+        if self.recent.iter().any(|seen| seq_of(seen) == Some(seq)) || seq <= self.seq {
             return false;
         }
         if self.recent.len() == RECENT_EVENTS {

@@ -1,4 +1,5 @@
-//! The list filter, kept in the URL (`/`, `/active`, `/done`) so a link or a reload keeps it.
+//! The list filter, kept in the URL (`/boards/ID`, `/boards/ID/active`, `/boards/ID/done`) so a
+//! link or a reload keeps it.
 
 use shared::Task;
 
@@ -22,20 +23,21 @@ impl Filter {
         }
     }
 
-    /// The page path that selects this filter.
-    pub fn path(self) -> &'static str {
+    /// The page path of `board` under this filter.
+    pub fn path(self, board: shared::BoardId) -> String {
+        let base = format!("/boards/{board}");
         match self {
-            Self::All => "/",
-            Self::Active => "/active",
-            Self::Done => "/done",
+            Self::All => base,
+            Self::Active => format!("{base}/active"),
+            Self::Done => format!("{base}/done"),
         }
     }
 
-    /// The filter a page path selects (anything else shows all).
+    /// The filter a page path selects (its last segment; anything else shows all).
     pub fn from_path(path: &str) -> Self {
-        match path.trim_end_matches('/') {
-            "/active" => Self::Active,
-            "/done" => Self::Done,
+        match path.trim_end_matches('/').rsplit('/').next() {
+            Some("active") => Self::Active,
+            Some("done") => Self::Done,
             _ => Self::All,
         }
     }

@@ -7,11 +7,12 @@
 
 pub mod actions;
 pub mod api;
-mod app;
+pub mod app;
 pub mod board;
 pub mod components;
 pub mod filter;
 pub mod lab;
 pub mod live;
+mod pages;
 
 pub use app::App;

@@ -47,7 +47,7 @@ fn shown(board: RwSignal<Board>, id: i64) -> Option<Task> {
 #[wasm_bindgen_test]
 async fn a_refused_toggle_shows_at_once_and_is_rolled_back_with_a_message() {
     let board = board_with(vec![task(1, "water plants")]);
-    let actions = Actions::new(board);
+    let actions = Actions::new(board, shared::BoardId(1));
 
     actions.toggle(task(1, "water plants"));
 
@@ -64,7 +64,7 @@ async fn a_refused_toggle_shows_at_once_and_is_rolled_back_with_a_message() {
 #[wasm_bindgen_test]
 async fn a_refused_rename_and_delete_put_the_task_back_as_it_was() {
     let board = board_with(vec![task(1, "draft"), task(2, "keep")]);
-    let actions = Actions::new(board);
+    let actions = Actions::new(board, shared::BoardId(1));
 
     actions.rename(task(1, "draft"), "final");
     assert_eq!(shown(board, 1).unwrap().title, "final");
@@ -79,7 +79,7 @@ async fn a_refused_rename_and_delete_put_the_task_back_as_it_was() {
 #[wasm_bindgen_test]
 fn a_rename_that_breaks_the_title_rule_is_refused_without_a_request() {
     let board = board_with(vec![task(1, "draft")]);
-    let actions = Actions::new(board);
+    let actions = Actions::new(board, shared::BoardId(1));
 
     actions.rename(task(1, "draft"), "   ");
 

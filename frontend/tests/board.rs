@@ -1,7 +1,7 @@
 //! The board's merge rules: snapshots and live events, each applied once.
 
 use frontend::board::Board;
-use shared::{ServerMsg, Task, TaskId};
+use shared::{BoardId, ServerMsg, Task, TaskId};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -13,11 +13,14 @@ fn task(id: i64, title: &str, version: i64) -> Task {
         done: false,
         created_at: Default::default(),
         version,
+        created_by: None,
+        updated_by: None,
     }
 }
 
 fn created(seq: i64, id: i64) -> ServerMsg {
     ServerMsg::TaskCreated {
+        board: BoardId(1),
         seq,
         task: task(id, &format!("task {id}"), 1),
     }
@@ -54,6 +57,7 @@ fn a_snapshot_older_than_events_already_seen_gets_them_reapplied() {
     let mut board = Board::default();
     board.apply(&created(3, 3));
     board.apply(&ServerMsg::TaskDeleted {
+        board: BoardId(1),
         seq: 4,
         id: TaskId(1),
     });
@@ -91,6 +95,7 @@ fn an_update_replaces_the_task_and_a_stale_copy_does_not() {
     board.load(vec![task(1, "old", 1)], 0);
 
     board.apply(&ServerMsg::TaskUpdated {
+        board: BoardId(1),
         seq: 1,
         task: task(1, "new", 2),
     });

@@ -477,3 +477,15 @@ async fn an_edit_survives_a_live_update_and_is_saved_against_the_version_it_bega
         "theirs"
     );
 }
+
+#[wasm_bindgen_test]
+fn each_path_names_its_page() {
+    use frontend::app::Route;
+    use shared::BoardId;
+    assert_eq!(Route::from_path("/"), Route::Boards);
+    assert_eq!(Route::from_path("/boards/7"), Route::Board(BoardId(7)));
+    assert_eq!(Route::from_path("/boards/7/done"), Route::Board(BoardId(7)));
+    assert_eq!(Route::from_path("/boards/x"), Route::Boards);
+    assert_eq!(Route::from_path("/signin"), Route::SignIn);
+    assert_eq!(Route::from_path("/lab/"), Route::Lab);
+}

@@ -28,8 +28,10 @@ impl Server {
         let mut child = command
             .args(["serve", "--addr", "127.0.0.1:0", "--database", database])
             .args(["--static-dir", env!("CARGO_MANIFEST_DIR")])
-            // The load comes from a few loopback addresses on purpose: lift the per-address cap.
+            // The load comes from a few loopback addresses and one account on purpose: lift the
+            // per-address cap and the per-account write rate.
             .args(["--max-connections-per-address", "1000000"])
+            .args(["--write-rate", "1000000"])
             .args(extra)
             .env("RUST_LOG", "warn,backend::startup=info")
             .stderr(Stdio::piped())
@@ -125,4 +127,68 @@ pub async fn fresh_postgres_database(server: &str, name: &str) -> anyhow::Result
     let mut url = url::Url::parse(server)?;
     url.set_path(name);
     Ok(url.to_string())
+}
+
+/// The account every benchmark writes and listens as: signed up on the server at `base` (the
+/// address of the server, `http://host:port`), with a board. Its session cookie's value and the
+/// board.
+pub async fn bench_account(base: &str) -> anyhow::Result<(String, shared::BoardId)> {
+    let http = reqwest::Client::new();
+    let response = http
+        .post(format!("{base}{}", shared::ACCOUNTS_PATH))
+        .json(&serde_json::json!({ "username": "bench", "password": "benchmark password" }))
+        .send()
+        .await?
+        .error_for_status()?;
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&format!("{}=", shared::SESSION_COOKIE)))
+        .and_then(|v| v.split(';').next())
+        .ok_or_else(|| anyhow::anyhow!("no session cookie"))?
+        .to_owned();
+    let board: shared::Board = signed_in(&cookie)?
+        .post(format!("{base}{}", shared::BOARDS_PATH))
+        .json(&serde_json::json!({ "name": "bench" }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok((cookie, board.id))
+}
+
+/// An HTTP client that sends the session `cookie` (as a script would: no `Origin`).
+pub fn signed_in(cookie: &str) -> anyhow::Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "cookie",
+        format!("{}={cookie}", shared::SESSION_COOKIE).parse()?,
+    );
+    Ok(reqwest::Client::builder()
+        .default_headers(headers)
+        .build()?)
+}
+
+/// The WebSocket handshake for `url` with the session `cookie`.
+pub fn ws_request(
+    url: &str,
+    cookie: &str,
+) -> anyhow::Result<tokio_tungstenite::tungstenite::handshake::client::Request> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request()?;
+    request.headers_mut().insert(
+        "cookie",
+        format!("{}={cookie}", shared::SESSION_COOKIE).parse()?,
+    );
+    Ok(request)
+}
+
+/// The message that follows `board`.
+pub fn subscribe(board: shared::BoardId) -> tokio_tungstenite::tungstenite::Message {
+    let text = serde_json::to_string(&shared::ClientMsg::Subscribe { board, since: None })
+        .expect("a client message serialises");
+    tokio_tungstenite::tungstenite::Message::text(text)
 }

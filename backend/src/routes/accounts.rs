@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use axum_extra::extract::CookieJar;
 use shared::{Account, Credentials, FieldError, Password, Problem, Username};
 
-use crate::auth::{self, Caller, ClientIp, Signup, now_ms, session_hash, start_session};
+use crate::auth::{self, ClientIp, Signup, now_ms, session_hash, start_session};
 use crate::extract::AppJson;
 use crate::{AppError, AppState};
 
@@ -154,22 +154,28 @@ async fn end_presented_session(state: &AppState, jar: CookieJar) -> Result<Cooki
     Ok(jar)
 }
 
-/// `GET /api/session`: the signed-in account (by session cookie or access token).
+/// `GET /api/session`: the signed-in account (by session cookie or access token), or `null` when
+/// nobody is (an ended session included): a page asks this first, and an anonymous visitor is
+/// not an error.
 #[utoipa::path(
     get,
     path = "/api/session",
     tag = "accounts",
     responses(
-        (status = 200, description = "The signed-in account", body = Account),
-        (status = 401, description = "Not signed in",
+        (status = 200, description = "The signed-in account, or null", body = Option<Account>),
+        (status = 401, description = "The bearer token is not valid",
          body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable right now; see Retry-After",
          body = Problem, content_type = "application/problem+json",
          headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
-pub(crate) async fn session_read(caller: Caller) -> Json<Account> {
-    Json(caller.account)
+pub(crate) async fn session_read(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<Option<Account>>, AppError> {
+    let caller = crate::ws::live_caller(&headers, &state).await?;
+    Ok(Json(caller.map(|caller| caller.account)))
 }
 
 /// `DELETE /api/session`: signs out. The session ends in the store, so on every instance; the

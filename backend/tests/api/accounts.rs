@@ -103,7 +103,8 @@ async fn sign_in(
     request.send().await.unwrap()
 }
 
-async fn whoami(app: &crate::helpers::TestApp, cookie: &str) -> reqwest::StatusCode {
+/// Who the server says the session `cookie` belongs to (`None`: nobody, the session ended).
+async fn whoami(app: &crate::helpers::TestApp, cookie: &str) -> Option<String> {
     let user = User {
         account: Account {
             id: shared::UserId(0),
@@ -111,26 +112,32 @@ async fn whoami(app: &crate::helpers::TestApp, cookie: &str) -> reqwest::StatusC
         },
         cookie: cookie.to_owned(),
     };
-    app.as_user(&user, Method::GET, SESSION_PATH)
+    let response = app
+        .as_user(&user, Method::GET, SESSION_PATH)
         .send()
         .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response
+        .json::<Option<Account>>()
+        .await
         .unwrap()
-        .status()
+        .map(|account| account.username)
 }
 
 #[tokio::test]
 async fn signing_in_issues_a_new_session_id_and_ends_the_one_presented() {
     let app = spawn_app().await;
     let ada = app.sign_up("ada").await;
-    assert_eq!(whoami(&app, &ada.cookie).await, 200);
+    assert_eq!(whoami(&app, &ada.cookie).await.as_deref(), Some("ada"));
 
     let response = sign_in(&app, Some(&ada.cookie), PASSWORD).await;
 
     assert_eq!(response.status(), 200);
     let fresh = session_cookie(&response).unwrap();
     assert_ne!(fresh, ada.cookie);
-    assert_eq!(whoami(&app, &fresh).await, 200);
-    assert_eq!(whoami(&app, &ada.cookie).await, 401, "the old id is dead");
+    assert_eq!(whoami(&app, &fresh).await.as_deref(), Some("ada"));
+    assert_eq!(whoami(&app, &ada.cookie).await, None, "the old id is dead");
 }
 
 #[tokio::test]
@@ -168,10 +175,14 @@ async fn signing_out_ends_the_session_and_removes_the_cookie() {
     assert_eq!(response.status(), 204);
     assert_eq!(session_cookie(&response).as_deref(), Some(""));
     assert!(set_cookie(&response).unwrap().contains("Max-Age=0"));
-    assert_eq!(whoami(&app, &ada.cookie).await, 401);
-    let anonymous = app.get(SESSION_PATH).await;
-    assert_eq!(anonymous.status(), 401);
-    assert!(anonymous.headers().contains_key("www-authenticate"));
+    assert_eq!(whoami(&app, &ada.cookie).await, None);
+    let ended = app
+        .as_user(&ada, Method::GET, BOARDS_PATH)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 401);
+    assert!(ended.headers().contains_key("www-authenticate"));
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use shared::{BOARDS_PATH, Board, Member, Problem, Role};
 
-use crate::helpers::{TestApp, User, spawn_app};
+use crate::helpers::{TestApp, User, spawn_app_with};
 
 /// Who is asking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +38,11 @@ struct Scene {
 
 impl Scene {
     async fn new() -> Self {
-        let app = spawn_app().await;
+        Self::new_with(|_| {}).await
+    }
+
+    async fn new_with(configure: impl FnOnce(&mut backend::config::Config)) -> Self {
+        let app = spawn_app_with(configure).await;
         let owner = app.sign_up("chief").await;
         let editor = app.sign_up("editor").await;
         let viewer = app.sign_up("viewer").await;
@@ -353,4 +357,201 @@ async fn members_are_added_by_an_existing_username_once() {
         )
         .await;
     assert_eq!(bad_role.status(), 400);
+}
+
+/// What to call, how, with what, the role it needs and its success status.
+type TaskRoute = (&'static str, Method, String, Option<Value>, Role, u16);
+
+#[tokio::test]
+async fn every_task_route_answers_each_role_as_its_rights_allow() {
+    let scene = Scene::new().await;
+    let tasks = format!("{BOARDS_PATH}/{}/tasks", scene.board.id);
+    for who in EVERYONE {
+        // A task of the owner's for the routes that need one.
+        let task: shared::Task = scene
+            .app
+            .as_user(&scene.owner, Method::POST, &tasks)
+            .json(&json!({ "title": format!("for {who:?}") }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let one = format!("/tasks/{}", task.id);
+        let cases: [TaskRoute; 6] = [
+            (
+                "list the tasks",
+                Method::GET,
+                "/tasks".into(),
+                None,
+                Role::Viewer,
+                200,
+            ),
+            (
+                "read a task",
+                Method::GET,
+                one.clone(),
+                None,
+                Role::Viewer,
+                200,
+            ),
+            (
+                "create a task",
+                Method::POST,
+                "/tasks".into(),
+                Some(json!({ "title": "new" })),
+                Role::Editor,
+                201,
+            ),
+            (
+                "change a task",
+                Method::PATCH,
+                one.clone(),
+                Some(json!({ "done": true })),
+                Role::Editor,
+                200,
+            ),
+            (
+                "delete a task",
+                Method::DELETE,
+                one.clone(),
+                None,
+                Role::Editor,
+                204,
+            ),
+            (
+                "clear done tasks",
+                Method::DELETE,
+                "/tasks?done=true".into(),
+                None,
+                Role::Editor,
+                200,
+            ),
+        ];
+        for (what, method, suffix, body, needed, ok) in cases {
+            let response = scene.send(who, method, &suffix, body).await;
+            assert_eq!(
+                response.status().as_u16(),
+                expected(who, needed, ok),
+                "{who:?} may {what}?"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_task_records_who_created_it_and_who_changed_it_last() {
+    let scene = Scene::new().await;
+    let created: shared::Task = scene
+        .send(
+            Who::Owner,
+            Method::POST,
+            "/tasks",
+            Some(json!({ "title": "shared" })),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created.created_by.as_deref(), Some("chief"));
+    assert_eq!(created.updated_by.as_deref(), Some("chief"));
+
+    let changed: shared::Task = scene
+        .send(
+            Who::Editor,
+            Method::PATCH,
+            &format!("/tasks/{}", created.id),
+            Some(json!({ "done": true })),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(changed.created_by.as_deref(), Some("chief"));
+    assert_eq!(changed.updated_by.as_deref(), Some("editor"));
+}
+
+#[tokio::test]
+async fn a_board_and_its_tasks_are_invisible_from_another_board() {
+    let scene = Scene::new().await;
+    let theirs: shared::Task = scene
+        .send(
+            Who::Owner,
+            Method::POST,
+            "/tasks",
+            Some(json!({ "title": "private" })),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    // The stranger's own board, where the other board's task id means nothing.
+    let own: Board = scene
+        .app
+        .as_user(&scene.stranger, Method::POST, BOARDS_PATH)
+        .json(&json!({ "name": "Mine" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = format!("{BOARDS_PATH}/{}/tasks/{}", own.id, theirs.id);
+    for method in [Method::GET, Method::DELETE] {
+        let response = scene
+            .app
+            .as_user(&scene.stranger, method.clone(), &path)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{method}");
+    }
+    let list: Vec<shared::Task> = scene
+        .app
+        .as_user(
+            &scene.stranger,
+            Method::GET,
+            &format!("{BOARDS_PATH}/{}/tasks", own.id),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(list.is_empty());
+}
+
+#[tokio::test]
+async fn too_many_changes_by_one_account_are_slowed_down_and_others_are_not() {
+    let scene =
+        Scene::new_with(|config| config.write_rate = std::num::NonZeroU32::new(1).unwrap()).await;
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let response = scene
+            .send(
+                Who::Editor,
+                Method::POST,
+                "/tasks",
+                Some(json!({ "title": format!("burst {i}") })),
+            )
+            .await;
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            assert!(response.headers().contains_key("retry-after"));
+        }
+    }
+    assert_eq!(statuses[..2], [201, 201], "a burst of twice the rate");
+    assert!(statuses.contains(&429), "{statuses:?}");
+    let other = scene
+        .send(
+            Who::Owner,
+            Method::POST,
+            "/tasks",
+            Some(json!({ "title": "someone else" })),
+        )
+        .await;
+    assert_eq!(other.status(), 201);
 }

@@ -15,6 +15,7 @@ mod operator;
 mod postgres;
 mod process;
 mod rest;
+mod revocation;
 mod server_process;
 mod slow_clients;
 mod sse;

@@ -137,3 +137,23 @@ async fn every_response_carries_the_security_headers_and_the_page_its_script_pol
         assert_eq!(response.headers()["x-frame-options"], "DENY");
     }
 }
+
+#[tokio::test]
+async fn a_revalidated_page_keeps_its_script_policy() {
+    let app = spawn_app().await;
+    let page = app.get("/boards/1").await;
+    let modified = page.headers()["last-modified"].to_str().unwrap().to_owned();
+    let policy = page.headers()["content-security-policy"].clone();
+
+    let again = app
+        .client
+        .get(app.url("/boards/1"))
+        .header("if-modified-since", &modified)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(again.status(), 304);
+    // A 304's headers replace the cached ones: another policy here would block the page.
+    assert_eq!(again.headers()["content-security-policy"], policy);
+}

@@ -23,12 +23,14 @@ use tokio::task::JoinHandle;
 pub const PATIENCE: Duration = Duration::from_secs(15);
 const POLL: Duration = Duration::from_millis(50);
 
-/// The server, serving the release build, with a fresh database.
+/// The server, serving the release build, with a fresh database, an account `owner` and its
+/// board.
 pub struct TestServer {
     addr: SocketAddr,
     http: reqwest::Client,
     dir: TempDir,
     running: Option<Running>,
+    pub board: shared::BoardId,
 }
 
 /// A server task and the switch that stops it gracefully.
@@ -46,12 +48,35 @@ impl TestServer {
     pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (addr, running) = launch("127.0.0.1:0".parse().unwrap(), &dir, configure).await;
+        let base = format!("http://{addr}");
+        let (owner, board) = account_with_board(&base, "owner").await;
         Self {
             addr,
-            http: reqwest::Client::new(),
+            http: signed_in(&base, &owner),
             dir,
             running: Some(running),
+            board,
         }
+    }
+
+    /// The path of the board (with `suffix`, a filter).
+    pub fn board_path(&self, suffix: &str) -> String {
+        format!("/boards/{}{suffix}", self.board)
+    }
+
+    /// A browser signed in as the owner, on the board (`suffix`: a filter).
+    pub async fn open_board(&self, suffix: &str) -> Browser {
+        Browser::open_as(&self.url(&self.board_path(suffix)), "owner").await
+    }
+
+    /// The board's stored tasks.
+    pub async fn tasks(&self) -> Vec<shared::Task> {
+        self.get_json(&shared::tasks_path(self.board)).await
+    }
+
+    /// Creates a task on the board as the owner.
+    pub async fn post_task(&self, body: &Value) -> reqwest::Response {
+        self.post_json(&shared::tasks_path(self.board), body).await
     }
 
     /// Shuts the server down gracefully, as SIGTERM would.
@@ -90,7 +115,7 @@ impl TestServer {
     ) -> Vec<shared::Task> {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let tasks: Vec<shared::Task> = self.get_json("/api/tasks").await;
+            let tasks = self.tasks().await;
             if ready(&tasks) {
                 return tasks;
             }
@@ -138,6 +163,73 @@ async fn launch(
     (addr, Running { stop, task })
 }
 
+/// Signs `username` up on the server at `base` and makes it a board: its session cookie's value
+/// and the board.
+/// The password of every test account.
+pub const PASSWORD: &str = "correct horse battery";
+
+pub async fn account_with_board(base: &str, username: &str) -> (String, shared::BoardId) {
+    let http = reqwest::Client::new();
+    let response = http
+        .post(format!("{base}{}", shared::ACCOUNTS_PATH))
+        .json(&serde_json::json!({ "username": username, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "sign-up of {username}");
+    let cookie = session_cookie(&response);
+    let board: shared::Board = signed_in(base, &cookie)
+        .post(format!("{base}{}", shared::BOARDS_PATH))
+        .json(&serde_json::json!({ "name": format!("{username}'s board") }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (cookie, board.id)
+}
+
+/// Signs `username` up on the server at `base`: its session cookie's value.
+pub async fn sign_up(base: &str, username: &str) -> String {
+    let response = reqwest::Client::new()
+        .post(format!("{base}{}", shared::ACCOUNTS_PATH))
+        .json(&serde_json::json!({ "username": username, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "sign-up of {username}");
+    session_cookie(&response)
+}
+
+fn session_cookie(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&format!("{}=", shared::SESSION_COOKIE)))
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_owned()
+}
+
+/// A client with the session `cookie`, sending `base` as its `Origin` like the page would.
+pub fn signed_in(base: &str, cookie: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "cookie",
+        format!("{}={cookie}", shared::SESSION_COOKIE)
+            .parse()
+            .unwrap(),
+    );
+    headers.insert("origin", base.parse().unwrap());
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
 /// `TASKTICK_E2E_DIST`, or the workspace's `dist/` where trunk writes.
 pub fn dist_dir() -> PathBuf {
     std::env::var_os("TASKTICK_E2E_DIST")
@@ -152,6 +244,23 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// Signs in as `username` on the sign-in page of `url`'s server, then opens `url`.
+    pub async fn open_as(url: &str, username: &str) -> Self {
+        let origin = url::Url::parse(url).unwrap();
+        let browser = Self::open(origin.join("/signin").unwrap().as_str()).await;
+        browser.sign_in(username).await;
+        browser.client.goto(url).await.unwrap();
+        browser
+    }
+
+    /// Fills in and sends the sign-in form (the page is on it), and waits for the board list.
+    pub async fn sign_in(&self, username: &str) {
+        self.type_into("#username", username).await;
+        self.type_into("#password", PASSWORD).await;
+        self.click("#account-form button[type=submit]").await;
+        self.wait_for_text(".whoami", |t| t == username).await;
+    }
+
     /// Starts chromedriver on a free port, opens Chromium, and loads `url`.
     pub async fn open(url: &str) -> Self {
         let port = free_port();

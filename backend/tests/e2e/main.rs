@@ -26,7 +26,7 @@ use fantoccini::key::Key;
 #[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
 async fn the_clock_shows_the_time_and_changes_within_two_seconds() {
     let server = TestServer::start().await;
-    let browser = Browser::open(&server.url("/")).await;
+    let browser = server.open_board("").await;
 
     let first = browser
         .wait_for_text(".clock-time", |t| {
@@ -51,7 +51,7 @@ async fn the_clock_shows_the_time_and_changes_within_two_seconds() {
 #[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
 async fn the_page_shows_the_outage_and_comes_back_live_by_itself_when_the_server_returns() {
     let mut server = TestServer::start().await;
-    let browser = Browser::open(&server.url("/")).await;
+    let browser = server.open_board("").await;
     browser
         .wait_for_text(".badge", |t| t.ends_with("live"))
         .await;
@@ -82,7 +82,7 @@ async fn a_task_added_through_the_form_is_listed_stored_and_still_there_after_a_
         .wait_for_text(".task-list", |t| t.contains("Buy milk"))
         .await;
     assert_eq!(browser.value_of("#new-task-title").await, "");
-    let stored: Vec<Task> = server.get_json("/api/tasks").await;
+    let stored: Vec<Task> = server.tasks().await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].title, "Buy milk");
 
@@ -107,7 +107,7 @@ async fn an_empty_title_shows_an_error_and_adds_nothing() {
         .wait_for_text("#new-task-error", |t| t.contains("cannot be empty"))
         .await;
     assert_eq!(browser.count(".task").await, 0);
-    let stored: Vec<Task> = server.get_json("/api/tasks").await;
+    let stored: Vec<Task> = server.tasks().await;
     assert!(stored.is_empty());
     browser.close().await;
 }
@@ -126,12 +126,10 @@ async fn a_title_the_server_would_refuse_is_explained_beside_the_input() {
         .wait_for_text("#new-task-error", |t| t.contains("at most 200 characters"))
         .await;
     assert_eq!(browser.value_of("#new-task-title").await, too_long);
-    let stored: Vec<Task> = server.get_json("/api/tasks").await;
+    let stored: Vec<Task> = server.tasks().await;
     assert!(stored.is_empty());
     // The REST API gives the same answer to a client that skips the browser's check.
-    let response = server
-        .post_json("/api/tasks", &json!({ "title": too_long }))
-        .await;
+    let response = server.post_task(&json!({ "title": too_long })).await;
     assert_eq!(response.status(), 400);
     browser.close().await;
 }
@@ -140,8 +138,8 @@ async fn a_title_the_server_would_refuse_is_explained_beside_the_input() {
 #[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
 async fn a_task_added_in_one_window_appears_in_another_within_a_second_without_a_reload() {
     let server = TestServer::start().await;
-    let adding = Browser::open(&server.url("/")).await;
-    let watching = Browser::open(&server.url("/")).await;
+    let adding = server.open_board("").await;
+    let watching = server.open_board("").await;
     for browser in [&adding, &watching] {
         browser
             .wait_for_text(".badge", |t| t.ends_with("live"))
@@ -173,12 +171,12 @@ async fn a_task_added_in_one_window_appears_in_another_within_a_second_without_a
 #[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
 async fn after_a_server_restart_the_page_catches_up_with_changes_made_while_it_was_away() {
     let mut server = TestServer::start().await;
-    let browser = Browser::open(&server.url("/")).await;
+    let browser = server.open_board("").await;
     browser
         .wait_for_text(".badge", |t| t.ends_with("live"))
         .await;
     server
-        .post_json("/api/tasks", &json!({ "title": "before the restart" }))
+        .post_task(&json!({ "title": "before the restart" }))
         .await;
     browser
         .wait_for_text(".task-list", |t| t.contains("before the restart"))
@@ -192,7 +190,7 @@ async fn after_a_server_restart_the_page_catches_up_with_changes_made_while_it_w
         .await;
     server.restart().await;
     server
-        .post_json("/api/tasks", &json!({ "title": "after the restart" }))
+        .post_task(&json!({ "title": "after the restart" }))
         .await;
 
     browser
@@ -207,7 +205,7 @@ async fn after_a_server_restart_the_page_catches_up_with_changes_made_while_it_w
 
 /// Opens the page and waits until it has loaded the (empty) list.
 async fn open_empty_board(server: &TestServer) -> Browser {
-    let browser = Browser::open(&server.url("/")).await;
+    let browser = server.open_board("").await;
     browser
         .wait_for_text(".list-status", |t| t.contains("No tasks yet"))
         .await;
@@ -225,7 +223,7 @@ enum Trigger {
 #[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
 async fn retry_now_and_the_browser_coming_online_reconnect_without_waiting_out_the_backoff() {
     let mut server = TestServer::start().await;
-    let browser = Browser::open(&server.url("/")).await;
+    let browser = server.open_board("").await;
     browser
         .wait_for_text(".badge", |t| t.ends_with("live"))
         .await;
@@ -272,11 +270,9 @@ fn seconds_to_next_try(text: &str) -> Option<u32> {
 async fn the_board_toggles_edits_filters_deletes_and_clears_and_the_filter_survives_a_reload() {
     let server = TestServer::start().await;
     for title in ["wash up", "write report", "water plants"] {
-        server
-            .post_json("/api/tasks", &json!({ "title": title }))
-            .await;
+        server.post_task(&json!({ "title": title })).await;
     }
-    let browser = Browser::open(&server.url("/")).await;
+    let browser = server.open_board("").await;
     browser
         .wait_for_text(".task-list", |t| t.contains("water plants"))
         .await;
@@ -302,7 +298,12 @@ async fn the_board_toggles_edits_filters_deletes_and_clears_and_the_filter_survi
         .wait_for_text(".task-list", |t| !t.contains("water plants"))
         .await;
 
-    browser.click(".filters a[href='/done']").await;
+    browser
+        .click(&format!(
+            ".filters a[href='{}']",
+            server.board_path("/done")
+        ))
+        .await;
     assert!(browser.current_url().await.ends_with("/done"));
     browser
         .wait_for_text(".task-list", |t| {
@@ -323,7 +324,9 @@ async fn the_board_toggles_edits_filters_deletes_and_clears_and_the_filter_survi
     let stored = server.wait_for_tasks(|tasks| tasks.len() == 1).await;
     let titles: Vec<&str> = stored.iter().map(|t| t.title.as_str()).collect();
     assert_eq!(titles, ["write report now"]);
-    browser.click(".filters a[href='/']").await;
+    browser
+        .click(&format!(".filters a[href='{}']", server.board_path("")))
+        .await;
     browser
         .wait_for_text(".task-list", |t| t.contains("write report now"))
         .await;
@@ -366,11 +369,9 @@ async fn with_websockets_refused_the_page_falls_back_to_server_sent_events_and_s
 #[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
 async fn a_conflicting_edit_from_a_second_window_is_shown_and_then_resolved() {
     let server = TestServer::start().await;
-    server
-        .post_json("/api/tasks", &json!({ "title": "draft plan" }))
-        .await;
-    let mine = Browser::open(&server.url("/")).await;
-    let theirs = Browser::open(&server.url("/")).await;
+    server.post_task(&json!({ "title": "draft plan" })).await;
+    let mine = server.open_board("").await;
+    let theirs = server.open_board("").await;
     for browser in [&mine, &theirs] {
         browser
             .wait_for_text(".task-list", |t| t.contains("draft plan"))
@@ -398,7 +399,7 @@ async fn a_conflicting_edit_from_a_second_window_is_shown_and_then_resolved() {
         .await;
     mine.wait_for_text(".task-list", |t| t.contains("draft plan (theirs)"))
         .await;
-    let stored: Vec<Task> = server.get_json("/api/tasks").await;
+    let stored: Vec<Task> = server.tasks().await;
     assert_eq!(stored[0].title, "draft plan (theirs)");
 
     // Editing the latest version goes through, and the other window sees it.
@@ -409,7 +410,7 @@ async fn a_conflicting_edit_from_a_second_window_is_shown_and_then_resolved() {
     theirs
         .wait_for_text(".task-list", |t| t.contains("draft plan (theirs), agreed"))
         .await;
-    let stored: Vec<Task> = server.get_json("/api/tasks").await;
+    let stored: Vec<Task> = server.tasks().await;
     assert_eq!(stored[0].title, "draft plan (theirs), agreed");
     // Chromium logs every refused fetch; the 412 is the expected one, nothing else may appear.
     let errors: Vec<String> = mine
@@ -440,9 +441,7 @@ async fn stays_live_over(
         .await;
     browser.wait_for_the_clock_to_tick().await;
     let title = "created while live";
-    server
-        .post_json("/api/tasks", &json!({ "title": title }))
-        .await;
+    server.post_task(&json!({ "title": title })).await;
     browser
         .wait_for_text(".task-list", |t| t.contains(title))
         .await;
@@ -550,11 +549,9 @@ async fn a_page_on_the_fallback_switches_back_to_websocket_once_one_gets_through
 async fn mark_all_as_done_toggles_every_task_and_escape_cancels_an_edit() {
     let server = TestServer::start().await;
     for title in ["one", "two", "three"] {
-        server
-            .post_json("/api/tasks", &json!({ "title": title }))
-            .await;
+        server.post_task(&json!({ "title": title })).await;
     }
-    let browser = Browser::open(&server.url("/")).await;
+    let browser = server.open_board("").await;
     browser
         .wait_for_text(".board-footer .count", |t| t == "3 items left")
         .await;
@@ -596,10 +593,8 @@ async fn mark_all_as_done_toggles_every_task_and_escape_cancels_an_edit() {
 #[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
 async fn the_board_works_from_the_keyboard_alone_with_a_visible_focus() {
     let server = TestServer::start().await;
-    server
-        .post_json("/api/tasks", &json!({ "title": "by keyboard" }))
-        .await;
-    let browser = Browser::open(&server.url("/")).await;
+    server.post_task(&json!({ "title": "by keyboard" })).await;
+    let browser = server.open_board("").await;
     browser
         .wait_for_text(".board-footer .count", |t| t == "1 item left")
         .await;
@@ -668,13 +663,15 @@ async fn through_nginx_a_page_whose_instance_dies_reconnects_and_shows_what_anot
     );
     let first = server_process::ServerProcess::start_on(&first_addr, &database, &dist);
     let proxy = proxy::Nginx::start(&[first.addr, second_addr.parse().unwrap()]);
+    let (_, board) = browser::account_with_board(&proxy.url(""), "owner").await;
+    let board_url = proxy.url(&format!("/boards/{board}"));
     // Only the first instance runs yet, so this window's connection is surely on it.
-    let staying = Browser::open(&proxy.url("/")).await;
+    let staying = Browser::open_as(&board_url, "owner").await;
     staying
         .wait_for_text(".badge", |t| t.ends_with("live"))
         .await;
     let _second = server_process::ServerProcess::start_on(&second_addr, &database, &dist);
-    let other = Browser::open(&proxy.url("/")).await;
+    let other = Browser::open_as(&board_url, "owner").await;
     other.wait_for_text(".badge", |t| t.ends_with("live")).await;
 
     tokio::task::spawn_blocking(move || first.kill_hard())
@@ -697,4 +694,64 @@ async fn through_nginx_a_page_whose_instance_dies_reconnects_and_shows_what_anot
     assert_eq!(staying.count(".task").await, 1);
     staying.close().await;
     other.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
+async fn two_people_share_a_board_the_viewer_only_watches_and_loses_it_when_removed() {
+    let server = TestServer::start().await;
+    browser::sign_up(&server.url(""), "vera").await;
+    let added = server
+        .post_json(
+            &format!("{}/{}/members", shared::BOARDS_PATH, server.board),
+            &json!({ "username": "vera", "role": "viewer" }),
+        )
+        .await;
+    assert_eq!(added.status(), 201);
+    let owner = server.open_board("").await;
+    let viewer = Browser::open_as(&server.url(&server.board_path("")), "vera").await;
+    owner.wait_for_text(".badge", |t| t.ends_with("live")).await;
+    viewer
+        .wait_for_text(".badge", |t| t.ends_with("live"))
+        .await;
+    viewer
+        .wait_for_text(".list-status", |t| t.contains("No tasks yet"))
+        .await;
+
+    owner.type_into("#new-task-title", "Shared plan").await;
+    owner.press_enter("#new-task-title").await;
+
+    viewer
+        .wait_for_text_within(".task-list", Duration::from_secs(1), |t| {
+            t.contains("Shared plan")
+        })
+        .await;
+    // What a viewer cannot do is not offered.
+    assert_eq!(viewer.count("#new-task-title").await, 0);
+    let offered = viewer
+        .evaluate(
+            "return document.querySelectorAll('.task .danger:not([hidden]), .task-toggle:not([disabled])').length",
+        )
+        .await;
+    assert_eq!(offered, json!(0));
+    // And the server refuses it anyway: a forged request from the viewer's own page.
+    let forged = viewer
+        .evaluate(&format!(
+            "return fetch('{}', {{method: 'POST', headers: {{'content-type': 'application/json'}}, \
+             body: JSON.stringify({{title: 'forged'}})}}).then(r => r.status)",
+            shared::tasks_path(server.board)
+        ))
+        .await;
+    assert_eq!(forged, json!(403));
+
+    owner.click("button[aria-label='Remove vera']").await;
+
+    viewer
+        .wait_for_text_within(".board-ended", Duration::from_secs(2), |t| {
+            t.contains("no longer have access")
+        })
+        .await;
+    assert_eq!(server.tasks().await.len(), 1);
+    owner.close().await;
+    viewer.close().await;
 }

@@ -9,6 +9,9 @@ use crate::filter::Filter;
 /// Counts, filters (links, so the URL carries the filter) and the clear button.
 #[component]
 pub fn BoardFooter(
+    board: shared::BoardId,
+    /// Whether the clear button is offered (editors and owners).
+    editable: bool,
     #[prop(into)] tasks: Signal<Vec<Task>>,
     #[prop(into)] filter: Signal<Filter>,
     #[prop(into)] on_clear_done: Callback<()>,
@@ -30,7 +33,7 @@ pub fn BoardFooter(
                         .map(|f| {
                             view! {
                                 <li>
-                                    <NavLink href=f.path() current=Signal::derive(move || filter.get() == f)>
+                                    <NavLink href=f.path(board) current=Signal::derive(move || filter.get() == f)>
                                         {f.label()}
                                     </NavLink>
                                 </li>
@@ -42,7 +45,7 @@ pub fn BoardFooter(
             <button
                 type="button"
                 class="secondary"
-                hidden=move || !any_done()
+                hidden=move || !editable || !any_done()
                 on:click=move |_| on_clear_done.run(())
             >
                 "Clear completed"

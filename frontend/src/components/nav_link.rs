@@ -10,18 +10,19 @@ use leptos_router::hooks::use_navigate;
 /// A link to `href`, marked `aria-current="page"` while `current` holds.
 #[component]
 pub fn NavLink(
-    href: &'static str,
+    #[prop(into)] href: String,
     #[prop(into)] current: Signal<bool>,
     children: Children,
 ) -> impl IntoView {
     let navigate = use_navigate();
+    let target = href.clone();
     view! {
         <a
             href=href
             aria-current=move || current.get().then_some("page")
             on:click=move |event| {
                 event.prevent_default();
-                navigate(href, Default::default());
+                navigate(&target, Default::default());
             }
         >
             {children()}

@@ -15,6 +15,9 @@ use shared::Task;
 #[component]
 pub fn TaskItem(
     #[prop(into)] task: Signal<Task>,
+    /// Whether the row offers changes (a viewer's does not).
+    #[prop(default = true)]
+    editable: bool,
     #[prop(into)] on_toggle: Callback<Task>,
     #[prop(into)] on_rename: Callback<(Task, String)>,
     #[prop(into)] on_delete: Callback<Task>,
@@ -24,6 +27,9 @@ pub fn TaskItem(
     let is_editing = move || editing.with(Option::is_some);
     let field = NodeRef::<html::Input>::new();
     let start_editing = move || {
+        if !editable {
+            return;
+        }
         let base = task.get_untracked();
         // The field is always there (hidden when not editing): fill it before it shows.
         if let Some(input) = field.get_untracked() {
@@ -55,6 +61,15 @@ pub fn TaskItem(
         _ => {}
     };
     let title = move || task.with(|t| t.title.clone());
+    let authors = move || {
+        task.with(|t| match (&t.created_by, &t.updated_by) {
+            (Some(created), Some(updated)) if created != updated => {
+                format!("by {created}, changed by {updated}")
+            }
+            (Some(created), _) => format!("by {created}"),
+            _ => String::new(),
+        })
+    };
     let done = move || task.with(|t| t.done);
     let toggle_label = move || {
         task.with(|t| {
@@ -71,12 +86,14 @@ pub fn TaskItem(
                 type="checkbox"
                 class="task-toggle"
                 prop:checked=done
+                disabled=!editable
                 aria-label=toggle_label
                 on:change=move |_| on_toggle.run(task.get_untracked())
             />
             <span class="task-title" on:dblclick=move |_| start_editing() hidden=is_editing>
                 {title}
             </span>
+            <small class="task-authors">{authors}</small>
             <input
                 type="text"
                 class="task-edit"
@@ -90,7 +107,7 @@ pub fn TaskItem(
                 type="button"
                 class="icon"
                 aria-label=move || format!("Edit \"{}\"", title())
-                hidden=is_editing
+                hidden=move || !editable || is_editing()
                 on:click=move |_| start_editing()
             >
                 "✎"
@@ -99,6 +116,7 @@ pub fn TaskItem(
                 type="button"
                 class="icon danger"
                 aria-label=move || format!("Delete \"{}\"", title())
+                hidden=!editable
                 on:click=move |_| on_delete.run(task.get_untracked())
             >
                 "×"

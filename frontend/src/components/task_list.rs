@@ -7,14 +7,15 @@ use super::TaskItem;
 use crate::actions::Actions;
 use crate::filter::Filter;
 
-/// Renders the tasks that pass `filter`, each with its actions, or says why there is nothing.
+/// Renders the tasks that pass `filter`, each with its actions (none for viewers), or says why
+/// there is nothing.
 #[component]
 pub fn TaskList(
     #[prop(into)] tasks: Signal<Vec<Task>>,
     #[prop(into)] loading: Signal<bool>,
     #[prop(into)] error: Signal<Option<String>>,
     #[prop(into)] filter: Signal<Filter>,
-    #[prop(optional)] actions: Option<Actions>,
+    #[prop(optional_no_strip)] actions: Option<Actions>,
 ) -> impl IntoView {
     let shown = move || {
         let filter = filter.get();
@@ -54,6 +55,7 @@ pub fn TaskList(
                     view! {
                         <TaskItem
                             task=current
+                            editable=actions.is_some()
                             on_toggle=move |task: Task| {
                                 if let Some(actions) = actions {
                                     actions.toggle(task);

@@ -213,11 +213,12 @@ fn open_lane(state: RwSignal<LabState>, i: usize) -> Option<Channel> {
     if polling {
         return Some(Channel::Polling(PollChannel::every(
             poll_ms,
+            None,
             Some(&run),
             callbacks,
         )));
     }
-    Channel::open(transport, None, Some(&run), callbacks)
+    Channel::open(transport, None, None, Some(&run), callbacks)
 }
 
 /// The lab page.

@@ -2,9 +2,13 @@
 //! `/api/events`, or polling `GET /api/clock`. Each turns what arrives into [`ServerMsg`]s for the
 //! same handler, so the rest of the client does not care which one is in use.
 //!
-//! Polling has no stream of events: each fresh reading becomes a `hello` (its `seq` tells the
-//! board when to reload over REST) and a `tick`; every answer, 304 included, becomes a `pong`
-//! whose round trip is the request's.
+//! A channel may follow one board: the WebSocket subscribes as soon as it opens, the event stream
+//! names the board in its URL, and polling reads the board's list with `If-None-Match` beside
+//! the clock.
+//!
+//! Polling has no stream of events: each fresh reading becomes a `hello` and a `tick`, a changed
+//! list a `resync` (reload over REST); every answer, 304 included, becomes a `pong` whose round
+//! trip is the request's.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -13,8 +17,8 @@ use gloo_net::http::Request;
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::ws::{PROTOCOL_VERSION, SINCE_PARAM};
-use shared::{CLOCK_PATH, ClientMsg, ClockReading, ServerMsg, Transport};
+use shared::ws::PROTOCOL_VERSION;
+use shared::{BoardId, CLOCK_PATH, ClientMsg, ClockReading, ServerMsg, Transport};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{Event, EventSource, MessageEvent, RequestCache, WebSocket};
@@ -41,17 +45,21 @@ pub enum Channel {
 }
 
 impl Channel {
-    /// Opens `transport`, resuming after `since`, with `lab` naming a transport-lab run.
+    /// Opens `transport`, following `board` (if any) after `since`, with `lab` naming a
+    /// transport-lab run.
     pub fn open(
         transport: Transport,
+        board: Option<BoardId>,
         since: Option<i64>,
         lab: Option<&str>,
         callbacks: Callbacks,
     ) -> Option<Self> {
         Some(match transport {
-            Transport::WebSocket => Self::WebSocket(SocketChannel::open(since, lab, callbacks)?),
-            Transport::Sse => Self::EventStream(StreamChannel::open(since, lab, callbacks)?),
-            Transport::Polling => Self::Polling(PollChannel::open(lab, callbacks)),
+            Transport::WebSocket => {
+                Self::WebSocket(SocketChannel::open(board, since, lab, callbacks)?)
+            }
+            Transport::Sse => Self::EventStream(StreamChannel::open(board, since, lab, callbacks)?),
+            Transport::Polling => Self::Polling(PollChannel::open(board, lab, callbacks)),
         })
     }
 
@@ -88,11 +96,14 @@ impl Channel {
     }
 }
 
-/// `path` on the page's own origin, with the `since` and `lab` query parameters.
-fn path_with(path: &str, since: Option<i64>, lab: Option<&str>) -> String {
+/// `path` on the page's own origin, with the `board`, `since` and `lab` query parameters.
+fn path_with(path: &str, board: Option<BoardId>, since: Option<i64>, lab: Option<&str>) -> String {
     let mut query = Vec::new();
+    if let Some(board) = board {
+        query.push(format!("board={board}"));
+    }
     if let Some(seq) = since {
-        query.push(format!("{SINCE_PARAM}={seq}"));
+        query.push(format!("since={seq}"));
     }
     if let Some(run) = lab {
         query.push(format!("{}={run}", shared::lab::LAB_PARAM));
@@ -105,7 +116,7 @@ fn path_with(path: &str, since: Option<i64>, lab: Option<&str>) -> String {
 }
 
 /// `ws://` or `wss://` to `/ws` on the page's own host (so it works behind `trunk serve` too).
-fn socket_url(since: Option<i64>, lab: Option<&str>) -> String {
+fn socket_url(lab: Option<&str>) -> String {
     let location = window().location();
     let scheme = match location.protocol().as_deref() {
         Ok("https:") => "wss",
@@ -114,7 +125,7 @@ fn socket_url(since: Option<i64>, lab: Option<&str>) -> String {
     let host = location.host().unwrap_or_default();
     format!(
         "{scheme}://{host}{}",
-        path_with(shared::WS_PATH, since, lab)
+        path_with(shared::WS_PATH, None, None, lab)
     )
 }
 
@@ -137,10 +148,18 @@ struct Listeners {
 }
 
 impl Listeners {
-    /// Listeners reporting to `callbacks`; `on_end` runs first when the channel ends.
-    fn new(callbacks: Callbacks, on_end: impl Fn() + 'static) -> Self {
+    /// Listeners reporting to `callbacks`; `on_open` runs first when the channel opens, `on_end`
+    /// when it ends.
+    fn new(
+        callbacks: Callbacks,
+        on_open: impl Fn() + 'static,
+        on_end: impl Fn() + 'static,
+    ) -> Self {
         let opened = callbacks.opened.clone();
-        let open = Closure::<dyn FnMut()>::new(move || opened());
+        let open = Closure::<dyn FnMut()>::new(move || {
+            on_open();
+            opened()
+        });
         let message = Closure::<dyn FnMut(MessageEvent)>::new({
             let callbacks = callbacks.clone();
             move |event: MessageEvent| deliver(&callbacks, &event.data())
@@ -164,9 +183,25 @@ pub struct SocketChannel {
 }
 
 impl SocketChannel {
-    fn open(since: Option<i64>, lab: Option<&str>, callbacks: Callbacks) -> Option<Self> {
-        let socket = WebSocket::new(&socket_url(since, lab)).ok()?;
-        let listeners = Listeners::new(callbacks, || {});
+    fn open(
+        board: Option<BoardId>,
+        since: Option<i64>,
+        lab: Option<&str>,
+        callbacks: Callbacks,
+    ) -> Option<Self> {
+        let socket = WebSocket::new(&socket_url(lab)).ok()?;
+        // Follow the board as soon as the socket is open (the server greets first either way).
+        let subscribe = board
+            .and_then(|board| serde_json::to_string(&ClientMsg::Subscribe { board, since }).ok());
+        let on_open = {
+            let socket = socket.clone();
+            move || {
+                if let Some(subscribe) = &subscribe {
+                    let _ = socket.send_with_str(subscribe);
+                }
+            }
+        };
+        let listeners = Listeners::new(callbacks, on_open, || {});
         socket.set_onopen(Listeners::js(&listeners.open));
         socket.set_onmessage(Listeners::js(&listeners.message));
         socket.set_onclose(Listeners::js(&listeners.end));
@@ -194,9 +229,20 @@ pub struct StreamChannel {
 }
 
 impl StreamChannel {
-    fn open(since: Option<i64>, lab: Option<&str>, callbacks: Callbacks) -> Option<Self> {
-        let source = EventSource::new(&path_with(shared::EVENTS_PATH, since, lab)).ok()?;
-        let listeners = Listeners::new(callbacks, {
+    fn open(
+        board: Option<BoardId>,
+        since: Option<i64>,
+        lab: Option<&str>,
+        callbacks: Callbacks,
+    ) -> Option<Self> {
+        let url = path_with(
+            shared::EVENTS_PATH,
+            board,
+            since.filter(|_| board.is_some()),
+            lab,
+        );
+        let source = EventSource::new(&url).ok()?;
+        let listeners = Listeners::new(callbacks, || {}, {
             let source = source.clone();
             move || source.close()
         });
@@ -219,7 +265,7 @@ impl Drop for StreamChannel {
     }
 }
 
-/// `GET /api/clock` every [`POLL_EVERY_MS`], with `If-None-Match`.
+/// `GET /api/clock` (and the board's list) every [`POLL_EVERY_MS`], with `If-None-Match`.
 pub struct PollChannel {
     /// Cleared when the channel stops: answers still in flight are then ignored.
     alive: Rc<Cell<bool>>,
@@ -227,16 +273,23 @@ pub struct PollChannel {
 }
 
 impl PollChannel {
-    fn open(lab: Option<&str>, callbacks: Callbacks) -> Self {
-        Self::every(POLL_EVERY_MS, lab, callbacks)
+    fn open(board: Option<BoardId>, lab: Option<&str>, callbacks: Callbacks) -> Self {
+        Self::every(POLL_EVERY_MS, board, lab, callbacks)
     }
 
     /// Polls every `interval_ms` (the lab lets the user choose).
-    pub fn every(interval_ms: u32, lab: Option<&str>, callbacks: Callbacks) -> Self {
+    pub fn every(
+        interval_ms: u32,
+        board: Option<BoardId>,
+        lab: Option<&str>,
+        callbacks: Callbacks,
+    ) -> Self {
         let alive = Rc::new(Cell::new(true));
         let poller = Rc::new(Poller {
-            url: path_with(CLOCK_PATH, None, lab),
+            url: path_with(CLOCK_PATH, None, None, lab),
             etag: RefCell::new(None),
+            board,
+            list_etag: RefCell::new(None),
             in_flight: Cell::new(false),
             answered: Cell::new(false),
             alive: alive.clone(),
@@ -260,6 +313,9 @@ impl Drop for PollChannel {
 struct Poller {
     url: String,
     etag: RefCell<Option<String>>,
+    /// The board whose list is polled too, and the list's tag.
+    board: Option<BoardId>,
+    list_etag: RefCell<Option<String>>,
     /// One request at a time: a slow answer delays the next poll instead of piling requests up.
     in_flight: Cell<bool>,
     answered: Cell<bool>,
@@ -284,19 +340,32 @@ impl Poller {
                 (self.callbacks.closed)();
                 return;
             };
-            if !self.answered.replace(true) {
+            let first = !self.answered.replace(true);
+            if first {
                 (self.callbacks.opened)();
             }
             if let Some(reading) = reading {
                 (self.callbacks.message)(ServerMsg::Hello {
                     protocol: PROTOCOL_VERSION,
                     server_time_ms: reading.server_time_ms,
-                    seq: reading.seq,
                     store: reading.store,
+                    username: None,
                 });
+                if let (true, Some(board)) = (first, self.board) {
+                    (self.callbacks.message)(ServerMsg::Subscribed { board, seq: 0 });
+                }
                 (self.callbacks.message)(ServerMsg::Tick {
                     server_time_ms: reading.server_time_ms,
                     text: reading.text,
+                });
+            }
+            if let Some(board) = self.board
+                && self.list_changed(board).await
+                && self.alive.get()
+            {
+                (self.callbacks.message)(ServerMsg::Resync {
+                    board: Some(board),
+                    reason: "the list changed".into(),
                 });
             }
             (self.callbacks.message)(ServerMsg::Pong {
@@ -304,6 +373,25 @@ impl Poller {
                 server_time_ms: 0,
             });
         });
+    }
+
+    /// Whether `board`'s first page changed since the last poll (the first poll only learns its
+    /// tag: the page loaded the list itself).
+    async fn list_changed(&self, board: BoardId) -> bool {
+        let url = format!("{}?limit=1000", shared::tasks_path(board));
+        let mut request = Request::get(&url).cache(RequestCache::NoStore);
+        let known = self.list_etag.borrow().clone();
+        if let Some(tag) = known.as_deref() {
+            request = request.header("if-none-match", tag);
+        }
+        let Ok(response) = request.send().await else {
+            return false;
+        };
+        if response.status() != 200 {
+            return false;
+        }
+        *self.list_etag.borrow_mut() = response.headers().get("etag");
+        known.is_some()
     }
 
     /// `Some(Some(reading))` for a new reading, `Some(None)` for 304, `None` for a failure.

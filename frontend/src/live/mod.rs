@@ -1,8 +1,10 @@
 //! The live feed: task events and the clock, kept alive and resumed without loss, over the best
 //! transport that gets through.
 //!
-//! - Task events are applied to the [`Board`] once each (by `seq`); after a reconnect the client
-//!   asks for `since` the last `seq` it applied, and reloads over REST when told to `resync`.
+//! - The connection follows the board on screen (if any); its task events are applied to the
+//!   [`Board`] once each (by `seq`); after a reconnect the client asks for `since` the last `seq`
+//!   it applied, and reloads over REST when told to `resync`. When the server ends the
+//!   subscription (access revoked, signed out), the page is told why.
 //! - Five seconds without any message (the server ticks every second) means the connection is dead.
 //! - Retries back off exponentially with full jitter (0.5 s doubling to 30 s), the backoff resets
 //!   after a connection that stayed up a minute, and a retry happens at once when the browser comes
@@ -24,7 +26,7 @@ use gloo_net::http::Request;
 use gloo_timers::callback::{Interval, Timeout};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::{ClientMsg, ServerMsg, Transport};
+use shared::{BoardId, ClientMsg, EndReason, ServerMsg, Transport};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
@@ -88,6 +90,8 @@ pub struct LiveFeed {
     pub rtt_ms: RwSignal<Option<u32>>,
     /// Seconds until the next attempt, while waiting to reconnect.
     pub retry_in_secs: RwSignal<Option<u32>>,
+    /// Why the server stopped sending the board's events, if it did.
+    pub ended: RwSignal<Option<EndReason>>,
     connection: StoredValue<Rc<RefCell<Connection>>, LocalStorage>,
 }
 
@@ -96,10 +100,37 @@ impl LiveFeed {
     pub fn retry_now(&self) {
         self.connection.with_value(retry_now);
     }
+
+    /// Follows `board` from now on (or no board): a new channel, and the board starts over.
+    pub fn follow(&self, board: Option<BoardId>) {
+        self.connection.with_value(|connection| {
+            let old = {
+                let mut state = connection.borrow_mut();
+                if state.board_id == board {
+                    return;
+                }
+                state.board_id = board;
+                state.board.set(Board::default());
+                state.signals.ended.set(None);
+                if let Some(timer) = state.retry.take() {
+                    timer.cancel();
+                }
+                state.channel.take()
+            };
+            drop(old);
+            if board.is_some() {
+                let reload = connection.borrow().reload.clone();
+                reload();
+            }
+            open(connection);
+        });
+    }
 }
 
 struct Connection {
     signals: Signals,
+    /// The board followed, if any.
+    board_id: Option<BoardId>,
     board: RwSignal<Board>,
     /// Reloads the board over REST (after `resync`, or when the snapshot is too old).
     reload: Rc<dyn Fn()>,
@@ -134,20 +165,28 @@ struct Signals {
     clock: RwSignal<Option<String>>,
     rtt_ms: RwSignal<Option<u32>>,
     retry_in_secs: RwSignal<Option<u32>>,
+    ended: RwSignal<Option<EndReason>>,
 }
 
-/// Opens the live connection, applying task events to `board`; `reload` refreshes the board over
-/// REST. The connection belongs to the calling component and closes when it is unmounted.
-pub fn connect(board: RwSignal<Board>, reload: impl Fn() + 'static) -> LiveFeed {
+/// Opens the live connection, following `board_id` (if any) and applying its task events to
+/// `board`; `reload` refreshes the board over REST. The connection belongs to the calling
+/// component and closes when it is unmounted.
+pub fn connect(
+    board_id: Option<BoardId>,
+    board: RwSignal<Board>,
+    reload: impl Fn() + 'static,
+) -> LiveFeed {
     let signals = Signals {
         state: RwSignal::new(ConnectionState::Connecting),
         transport: RwSignal::new(Transport::WebSocket),
         clock: RwSignal::new(None),
         rtt_ms: RwSignal::new(None),
         retry_in_secs: RwSignal::new(None),
+        ended: RwSignal::new(None),
     };
     let connection = Rc::new(RefCell::new(Connection {
         signals,
+        board_id,
         board,
         reload: Rc::new(reload),
         channel: None,
@@ -181,6 +220,7 @@ pub fn connect(board: RwSignal<Board>, reload: impl Fn() + 'static) -> LiveFeed 
         clock: signals.clock,
         rtt_ms: signals.rtt_ms,
         retry_in_secs: signals.retry_in_secs,
+        ended: signals.ended,
         // Callbacks hold only weak references; this is the one strong reference.
         connection: StoredValue::new_local(connection),
     }
@@ -192,9 +232,10 @@ fn now() -> f64 {
 
 /// Opens a channel of the current transport, resuming after the board's `seq`.
 fn open(connection: &Rc<RefCell<Connection>>) {
-    let (since, transport) = {
+    let (board_id, since, transport) = {
         let state = connection.borrow();
         (
+            state.board_id,
             state.board.with_untracked(Board::resume_seq),
             state.choice.transport,
         )
@@ -225,7 +266,7 @@ fn open(connection: &Rc<RefCell<Connection>>) {
             }
         }),
     };
-    let Some(channel) = Channel::open(transport, since, None, callbacks) else {
+    let Some(channel) = Channel::open(transport, board_id, since, None, callbacks) else {
         schedule_retry(connection);
         return;
     };
@@ -247,7 +288,7 @@ fn receive(connection: &Rc<RefCell<Connection>>, message: ServerMsg) {
         state.last_heard = now();
         let signals = state.signals;
         match &message {
-            ServerMsg::Hello { seq, store, .. } => {
+            ServerMsg::Hello { store, .. } => {
                 signals.state.set(ConnectionState::Live);
                 state.greeted = true;
                 state.choice.succeeded();
@@ -256,18 +297,32 @@ fn receive(connection: &Rc<RefCell<Connection>>, message: ServerMsg) {
                     .board
                     .try_update(|b| b.from_store(store))
                     .unwrap_or(false);
-                // A fresh stream starts after `seq`: the board must be at least that recent.
-                let resumed = state.resumed && !foreign;
-                let stale = state.board.try_update(|b| b.require(*seq)).unwrap_or(false);
-                reload = foreign || (!resumed && stale);
+                if foreign {
+                    state.resumed = false;
+                    reload = state.board_id.is_some();
+                }
             }
+            ServerMsg::Subscribed { board, seq } if Some(*board) == state.board_id => {
+                signals.ended.set(None);
+                // A fresh stream starts after `seq`: the board must be at least that recent.
+                let stale = state.board.try_update(|b| b.require(*seq)).unwrap_or(false);
+                reload = !state.resumed && stale;
+            }
+            ServerMsg::Unsubscribed { board, reason } if Some(*board) == state.board_id => {
+                if *reason != EndReason::Requested {
+                    signals.ended.set(Some(*reason));
+                }
+            }
+            ServerMsg::Subscribed { .. } | ServerMsg::Unsubscribed { .. } => {}
             ServerMsg::Tick { text, .. } => signals.clock.set(Some(text.clone())),
             ServerMsg::TaskCreated { .. }
             | ServerMsg::TaskUpdated { .. }
             | ServerMsg::TaskDeleted { .. } => {
-                state.board.update(|b| {
-                    b.apply(&message);
-                });
+                if message.seq().map(|(board, _)| board) == state.board_id {
+                    state.board.update(|b| {
+                        b.apply(&message);
+                    });
+                }
             }
             ServerMsg::Resync { .. } => reload = true,
             ServerMsg::Pong { client_time_ms, .. } => {
@@ -389,9 +444,11 @@ fn probe_for_websocket(connection: &Rc<RefCell<Connection>>, now: f64) {
                 }),
             };
             state.probe =
-                Channel::open(Transport::WebSocket, None, None, callbacks).map(|channel| Probe {
-                    _channel: channel,
-                    outcome,
+                Channel::open(Transport::WebSocket, None, None, None, callbacks).map(|channel| {
+                    Probe {
+                        _channel: channel,
+                        outcome,
+                    }
                 });
         }
         None => {}

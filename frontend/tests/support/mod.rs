@@ -10,5 +10,7 @@ pub fn task(id: i64, title: &str) -> Task {
         done: false,
         created_at: Default::default(),
         version: 1,
+        created_by: None,
+        updated_by: None,
     }
 }
