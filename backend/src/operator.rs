@@ -1,5 +1,6 @@
 //! Operator commands that work on the database directly: `tasktick user add NAME` creates an
-//! account (the first one, or any on a server with `--signup closed`).
+//! account (the first one, or any on a server with `--signup closed`) and makes it the owner of
+//! any board without members (the tasks of a database from before accounts are on such a board).
 
 use std::io::BufRead;
 use std::num::NonZeroU32;
@@ -61,6 +62,12 @@ async fn add_user(add: AddUser) -> anyhow::Result<()> {
     match store.create_user(&username, &hash, now_ms()).await? {
         Some(account) => {
             println!("created account {} (id {})", account.username, account.id);
+            for board in store.adopt_ownerless_boards(account.id).await? {
+                println!(
+                    "{} now owns board {board}, which had no members",
+                    account.username
+                );
+            }
             Ok(())
         }
         None => bail!("the username {} is taken", username.as_str()),

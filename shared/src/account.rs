@@ -253,7 +253,13 @@ pub struct Board {
 #[serde(deny_unknown_fields)]
 pub struct BoardFields {
     /// Trimmed; 1 to 100 characters, no control characters.
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 100,
+            pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x1F\\x7F-\\x9F]*$"
+        )
+    )]
     pub name: String,
 }
 
@@ -305,7 +311,13 @@ pub struct TokenInfo {
 #[serde(deny_unknown_fields)]
 pub struct TokenFields {
     /// What the token is for ("laptop", "backup script"); trimmed, 1 to 100 characters.
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 100,
+            pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x1F\\x7F-\\x9F]*$"
+        )
+    )]
     pub name: String,
 }
 

@@ -54,5 +54,10 @@ pub const SEQ_HEADER: &str = "tasktick-seq";
 /// same identity as in the WebSocket's `hello`.
 pub const STORE_HEADER: &str = "tasktick-store";
 
+/// What a trimmed, non-empty text without control characters looks like, as a regular
+/// expression for the OpenAPI document (task titles, board and token names).
+pub const TEXT_PATTERN: &str =
+    r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$";
+
 /// Largest request body the REST API reads, in bytes; a larger one is refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -123,6 +123,8 @@ impl utoipa::PartialSchema for CreateTask {
         let title = || {
             ObjectBuilder::new()
                 .schema_type(Type::String)
+                .pattern(Some(crate::TEXT_PATTERN))
+                .max_length(Some(TaskTitle::MAX_CHARS))
                 .description(Some(format!(
                     "Trimmed; 1 to {} characters, no control characters.",
                     TaskTitle::MAX_CHARS
@@ -200,9 +202,9 @@ impl TryFrom<CreateTask> for NewTask {
     }
 }
 
-/// The body of `PATCH /api/tasks/{id}`: the fields to change, each optional.
+/// The body of `PATCH /api/boards/{board}/tasks/{id}`: the fields to change, each optional, at
+/// least one of them given (not `null`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTask {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,6 +212,47 @@ pub struct UpdateTask {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub done: Option<bool>,
 }
+
+/// The schema says exactly what the server takes: `title` (a title) and `done`, each possibly
+/// `null`, nothing else, and at least one of them not `null`.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for UpdateTask {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, AllOfBuilder, AnyOfBuilder, ObjectBuilder, SchemaType, Type,
+        };
+        let title = |types: SchemaType| {
+            ObjectBuilder::new()
+                .schema_type(types)
+                .pattern(Some(crate::TEXT_PATTERN))
+                .max_length(Some(TaskTitle::MAX_CHARS))
+        };
+        let fields = ObjectBuilder::new()
+            .property(
+                "title",
+                title(SchemaType::from_iter([Type::String, Type::Null])),
+            )
+            .property(
+                "done",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::Boolean, Type::Null])),
+            )
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        let given = |name: &str, schema: ObjectBuilder| {
+            ObjectBuilder::new().property(name, schema).required(name)
+        };
+        let at_least_one = AnyOfBuilder::new()
+            .item(given("title", title(SchemaType::new(Type::String))))
+            .item(given(
+                "done",
+                ObjectBuilder::new().schema_type(Type::Boolean),
+            ));
+        AllOfBuilder::new().item(fields).item(at_least_one).into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for UpdateTask {}
 
 /// An update that passed validation: at least one field, and a valid title if one is given.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct ClockQuery {
     /// Count this request in the polling lane of this lab run.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9_-]{1,40}$")]
     lab: Option<LabRun>,
 }
 

@@ -19,7 +19,7 @@ use axum::response::sse::{Event, Sse};
 use axum::routing::get;
 use futures_util::SinkExt;
 use serde::Deserialize;
-use shared::{BoardId, EndReason, LabRun, Problem, Transport};
+use shared::{BoardId, EndReason, LabRun, Problem, ServerMsg, Transport};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::PollSender;
 use utoipa::IntoParams;
@@ -53,7 +53,7 @@ pub struct EventsQuery {
     /// takes precedence).
     since: Option<i64>,
     /// Count this stream's bytes in the Server-Sent Events lane of this lab run.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9_-]{1,40}$")]
     lab: Option<LabRun>,
 }
 
@@ -68,7 +68,8 @@ pub struct EventsQuery {
         (access revoked) ends the board's events. Keep-alive comments every --ws-ping-interval \
         seconds; a final `close` event on shutdown.",
     responses(
-        (status = 200, description = "The event stream", content_type = "text/event-stream", body = String),
+        (status = 200, description = "The event stream: each event's `data` is one `ServerMsg`",
+         content_type = "text/event-stream", body = ServerMsg),
         (status = 400, description = "A bad `board`, `since` or `Last-Event-ID`",
          body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "A board was asked for without a session or a valid token",

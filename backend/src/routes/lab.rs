@@ -18,7 +18,7 @@ pub fn router() -> Router<AppState> {
     get,
     path = "/api/lab/runs/{run}",
     tag = "lab",
-    params(("run" = String, Path, description = "The run's name: 1 to 40 of A-Z a-z 0-9 - _")),
+    params(("run" = String, Path, pattern = "^[A-Za-z0-9_-]{1,40}$", description = "The run's name: 1 to 40 of A-Z a-z 0-9 - _")),
     responses(
         (status = 200, description = "Bytes and requests per transport so far (zeros before a lane connects)",
          body = LabReport),

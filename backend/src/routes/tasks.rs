@@ -52,7 +52,8 @@ pub struct ListParams {
     /// Page size, 1 to 1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
-    /// Opaque position from a previous page's `next` link.
+    /// Opaque position from a previous page's `next` link (empty: the first page).
+    #[param(pattern = "^(c1\\.[0-9a-f]{1,15})?$")]
     cursor: Option<String>,
 }
 
@@ -61,12 +62,15 @@ fn encode_cursor(after: TaskId) -> String {
     format!("c1.{:x}", after.0)
 }
 
-fn decode_cursor(cursor: &str) -> Result<TaskId, AppError> {
+fn decode_cursor(cursor: &str) -> Result<Option<TaskId>, AppError> {
+    if cursor.is_empty() {
+        return Ok(None);
+    }
     cursor
         .strip_prefix("c1.")
+        .filter(|hex| (1..=15).contains(&hex.len()))
         .and_then(|hex| i64::from_str_radix(hex, 16).ok())
-        .filter(|id| *id > 0)
-        .map(TaskId)
+        .map(|id| Some(TaskId(id)))
         .ok_or_else(|| {
             AppError::BadRequest(format!(
                 "The cursor {cursor:?} is not one this server issued: use the `next` link as given."
@@ -119,7 +123,12 @@ pub(crate) async fn tasks_list(
     let board = access(&state, &caller, BoardId(board), Role::Viewer)
         .await?
         .id;
-    let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
+    let after = params
+        .cursor
+        .as_deref()
+        .map(decode_cursor)
+        .transpose()?
+        .flatten();
     let page = state
         .store
         .list(
@@ -163,7 +172,7 @@ pub(crate) async fn tasks_list(
     post,
     path = "/api/boards/{board}/tasks",
     tag = "tasks",
-    params(("board" = i64, Path, description = "The board's id"), ("Idempotency-Key" = Option<String>, Header,
+    params(("board" = i64, Path, description = "The board's id"), ("Idempotency-Key" = Option<String>, Header, pattern = "^[\\x21-\\x7E]([\\x20-\\x7E]{0,253}[\\x21-\\x7E])?$",
         description = "1 to 255 characters; a retry with the same key and body returns the first answer (for 24 h)")),
     request_body(content = CreateTask, description = "`{\"title\": \"...\"}` or a bare JSON string"),
     responses(
@@ -249,7 +258,16 @@ fn idempotency_key(
 #[into_params(parameter_in = Query)]
 pub struct ClearParams {
     /// Must be `true`: only done tasks can be cleared in bulk.
+    #[param(schema_with = only_true)]
     done: bool,
+}
+
+/// The schema of a parameter that must be `true`.
+fn only_true() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Boolean)
+        .enum_values(Some([true]))
+        .build()
 }
 
 /// The answer to clearing done tasks.
@@ -451,8 +469,8 @@ struct IfNoneMatch {
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)] // Documents the header; handlers read it from the `HeaderMap`.
 struct IfMatch {
-    /// The task's ETag (`"v3"`) or version (`3`) the change is based on; `*` for any.
-    #[param(rename = "If-Match")]
+    /// The task's ETag (`"v3"`) or version (`3`) the change is based on; `*` for any. Not empty.
+    #[param(rename = "If-Match", pattern = "^[\\s,]*[^\\s,].*$")]
     if_match: Option<String>,
 }
 
@@ -475,12 +493,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_cursor_round_trips_and_a_forged_one_is_refused() {
+    fn a_cursor_round_trips_an_empty_one_starts_over_and_a_forged_one_is_refused() {
         assert_eq!(
             decode_cursor(&encode_cursor(TaskId(300))).unwrap(),
-            TaskId(300)
+            Some(TaskId(300))
         );
-        for forged in ["", "300", "c1.", "c1.zz", "c1.-5", "c2.12c"] {
+        assert_eq!(decode_cursor("").unwrap(), None);
+        for forged in ["300", "c1.", "c1.zz", "c1.-5", "c2.12c", "c1.fffffffffffffffff"] {
             assert!(decode_cursor(forged).is_err(), "{forged:?}");
         }
     }

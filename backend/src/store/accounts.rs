@@ -116,6 +116,9 @@ pub trait AccountStore: Send + Sync {
         name: &Name,
         now_ms: i64,
     ) -> Result<Board, StoreError>;
+    /// Makes `user` the owner of every board without members (board 1, with the tasks of before
+    /// accounts, on an upgraded database); the boards adopted.
+    async fn adopt_ownerless_boards(&self, user: UserId) -> Result<Vec<BoardId>, StoreError>;
     /// The boards `user` is a member of, with their role, oldest first.
     async fn boards(&self, user: UserId) -> Result<Vec<Board>, StoreError>;
     /// One board as `user` sees it; `None` when it does not exist or `user` is not a member.
@@ -493,6 +496,25 @@ macro_rules! account_store {
                         role: shared::Role::Owner,
                         created_at: $crate::store::accounts::at(now_ms, "a board")?,
                     })
+                })
+                .await
+            }
+
+            async fn adopt_ownerless_boards(
+                &self,
+                user: shared::UserId,
+            ) -> Result<Vec<shared::BoardId>, StoreError> {
+                bounded(async {
+                    let ids: Vec<i64> = sqlx::query_scalar(
+                        "INSERT INTO members (board_id, user_id, role) \
+                         SELECT b.id, $1, 'owner' FROM boards b \
+                         WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.board_id = b.id) \
+                         RETURNING board_id",
+                    )
+                    .bind(user.0)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    Ok(ids.into_iter().map(shared::BoardId).collect())
                 })
                 .await
             }

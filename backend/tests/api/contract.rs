@@ -16,7 +16,7 @@ use utoipa::OpenApi;
 
 use crate::helpers::spawn_app;
 
-static DOCUMENT: LazyLock<Value> =
+pub(crate) static DOCUMENT: LazyLock<Value> =
     LazyLock::new(|| serde_json::to_value(ApiDoc::openapi()).unwrap());
 
 /// Middleware for test servers: checks each response against the document.

@@ -7,6 +7,7 @@ mod boards;
 mod cluster;
 mod console;
 mod contract;
+mod contract_requests;
 mod helpers;
 mod hostile;
 mod lab;

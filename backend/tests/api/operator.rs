@@ -63,7 +63,10 @@ async fn the_operator_adds_an_account_on_a_closed_server_login_keeps_a_token_and
     )
     .await;
     assert!(added.status.success(), "{added:?}");
-    assert!(String::from_utf8_lossy(&added.stdout).contains("created account ada"));
+    let said = String::from_utf8_lossy(&added.stdout);
+    assert!(said.contains("created account ada"), "{said}");
+    // Board 1 holds the tasks of before accounts; the first account takes it over.
+    assert!(said.contains("ada now owns board 1"), "{said}");
     let again = run(
         &[
             "user",
@@ -128,6 +131,17 @@ async fn the_operator_adds_an_account_on_a_closed_server_login_keeps_a_token_and
         .await
         .unwrap();
     assert_eq!(me.username, "ada");
+    let boards: Vec<shared::Board> = client
+        .get(server.url(shared::BOARDS_PATH))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let owned: Vec<_> = boards.iter().map(|b| (b.name.as_str(), b.role)).collect();
+    assert_eq!(owned, [("Tasks", shared::Role::Owner)]);
 
     let signed_in = client
         .post(server.url(SESSION_PATH))
