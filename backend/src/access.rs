@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use crate::access_cache::AccessCache;
 use crate::store::AccountStore;
 use crate::store::accounts::AccessChange;
 
@@ -48,10 +49,12 @@ impl AccessHub {
     }
 }
 
-/// Follows the store's access changes after `after` until `stop`.
+/// Follows the store's access changes after `after` until `stop`: each drops what it concerns
+/// from `cache`, then goes to the live sessions.
 pub fn spawn(
     store: Arc<dyn AccountStore>,
     hub: AccessHub,
+    cache: Arc<AccessCache>,
     mut after: i64,
     stop: CancellationToken,
 ) {
@@ -67,6 +70,7 @@ pub fn spawn(
                     healthy = true;
                     for change in changes {
                         after = change.seq;
+                        cache.forget(&change);
                         hub.publish(change);
                     }
                 }

@@ -229,15 +229,23 @@ pub async fn authenticate(
                     )
                 })?;
             let secret_hash = digest(secret);
-            let (account, token) = state
-                .store
-                .token_user(&secret_hash, now_ms())
-                .await?
-                .ok_or_else(|| {
-                    AppError::Unauthorized(
-                        "This access token is not valid: it was revoked or mistyped.".into(),
-                    )
-                })?;
+            let found = match state.access_cache.token(&secret_hash) {
+                Some(found) => Some(found),
+                None => {
+                    let found = state.store.token_user(&secret_hash, now_ms()).await?;
+                    if let Some(found) = &found {
+                        state
+                            .access_cache
+                            .remember_token(&secret_hash, found.clone());
+                    }
+                    found
+                }
+            };
+            let (account, token) = found.ok_or_else(|| {
+                AppError::Unauthorized(
+                    "This access token is not valid: it was revoked or mistyped.".into(),
+                )
+            })?;
             return Ok(Some(Caller {
                 account,
                 credential: Credential::Token {
@@ -249,13 +257,22 @@ pub async fn authenticate(
         let Some(id_hash) = session_hash(&CookieJar::from_headers(headers)) else {
             return Ok(None);
         };
-        let account = state
-            .store
-            .session_user(&id_hash, now_ms())
-            .await?
-            .ok_or_else(|| {
-                AppError::Unauthorized("Your session has ended. Sign in again.".into())
-            })?;
+        let account = match state.access_cache.session(&id_hash) {
+            Some(account) => account,
+            None => {
+                let account = state
+                    .store
+                    .session_user(&id_hash, now_ms())
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::Unauthorized("Your session has ended. Sign in again.".into())
+                    })?;
+                state
+                    .access_cache
+                    .remember_session(&id_hash, account.clone());
+                account
+            }
+        };
         Ok(Some(Caller {
             account,
             credential: Credential::Session(id_hash),

@@ -7,6 +7,7 @@
 //! bytes per connection for the transport lab (`lab`).
 
 pub mod access;
+pub mod access_cache;
 pub mod auth;
 pub mod cli;
 pub mod client;

@@ -17,6 +17,7 @@ use tower_http::request_id::{
 use tower_http::trace::TraceLayer;
 
 use crate::access::{self, AccessHub};
+use crate::access_cache::AccessCache;
 use crate::auth::{AuthSettings, RateLimit};
 use crate::config::Config;
 use crate::events::{BROADCAST_CAPACITY, EventHub};
@@ -154,13 +155,16 @@ impl Application {
             shutdown.clone(),
         );
         let access = AccessHub::default();
+        let access_cache = Arc::new(AccessCache::default());
         access::spawn(
             store.clone(),
             access.clone(),
+            access_cache.clone(),
             store.access_head().await?,
             shutdown.clone(),
         );
         let state = AppState {
+            access_cache,
             board_access: Arc::new(StoreAccess {
                 store: store.clone(),
                 events: events.clone(),

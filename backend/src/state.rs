@@ -24,6 +24,8 @@ pub struct AppState {
     pub events: EventHub,
     /// Access changes on their way to live sessions (which end what was revoked).
     pub access: crate::access::AccessHub,
+    /// Sessions, tokens and memberships as last read, until an access change drops them.
+    pub access_cache: Arc<crate::access_cache::AccessCache>,
     /// Membership checks and replays for live sessions' subscriptions.
     pub board_access: Arc<dyn crate::live::BoardAccess>,
     /// The latest clock tick, already serialised once for all connections.

@@ -150,6 +150,7 @@ pub(crate) async fn session_create(
 async fn end_presented_session(state: &AppState, jar: CookieJar) -> Result<CookieJar, AppError> {
     if let Some(id_hash) = session_hash(&jar) {
         state.store.delete_session(&id_hash).await?;
+        state.access_cache.forget_session(&id_hash);
     }
     Ok(jar)
 }

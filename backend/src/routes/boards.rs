@@ -14,7 +14,7 @@ use shared::{
 
 use crate::auth::{Caller, now_ms};
 use crate::extract::{AppJson, AppPath};
-use crate::store::accounts::{Added, Membership};
+use crate::store::accounts::{AccessChange, Added, Membership};
 use crate::{AppError, AppState};
 
 /// Routes of boards and members, relative to `/api`.
@@ -43,11 +43,16 @@ pub(crate) async fn access(
     board: BoardId,
     needed: Role,
 ) -> Result<Board, AppError> {
-    let found = state
-        .store
-        .board(caller.account.id, board)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("There is no board {board}.")))?;
+    let user = caller.account.id;
+    let seen = match state.access_cache.board(user, board) {
+        Some(seen) => seen,
+        None => {
+            let seen = state.store.board(user, board).await?;
+            state.access_cache.remember_board(user, board, seen.clone());
+            seen
+        }
+    };
+    let found = seen.ok_or_else(|| AppError::NotFound(format!("There is no board {board}.")))?;
     if !found.role.allows(needed) {
         return Err(AppError::Forbidden(format!(
             "This needs the {} role on the board; you are {}.",
@@ -118,6 +123,7 @@ pub(crate) async fn boards_create(
         .store
         .create_board(caller.account.id, &name, now_ms())
         .await?;
+    forget(&state, Some(caller.account.id), Some(board.id));
     let location = format!("{}/{}", shared::BOARDS_PATH, board.id);
     Ok((
         StatusCode::CREATED,
@@ -192,6 +198,7 @@ pub(crate) async fn boards_update(
     if !state.store.rename_board(found.id, &name).await? {
         return Err(AppError::NotFound(format!("There is no board {board}.")));
     }
+    forget(&state, None, Some(found.id));
     found.name = name.as_str().to_owned();
     Ok(Json(found))
 }
@@ -225,6 +232,7 @@ pub(crate) async fn boards_delete(
 ) -> Result<StatusCode, AppError> {
     let found = access(&state, &caller, BoardId(board), Role::Owner).await?;
     state.store.delete_board(found.id).await?;
+    forget(&state, None, Some(found.id));
     tracing::info!("board deleted");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -300,7 +308,10 @@ pub(crate) async fn members_add(
         .add_member(found.id, &username, new.role)
         .await?
     {
-        Added::Member(member) => Ok((StatusCode::CREATED, Json(member))),
+        Added::Member(member) => {
+            forget(&state, Some(member.user_id), Some(found.id));
+            Ok((StatusCode::CREATED, Json(member)))
+        }
         Added::NoSuchUser => Err(AppError::Validation(vec![shared::FieldError {
             field: "username".into(),
             message: format!("There is no account named {}.", username.as_str()),
@@ -356,6 +367,7 @@ pub(crate) async fn members_update(
         .store
         .set_role(found.id, UserId(member), change.role)
         .await?;
+    forget(&state, Some(UserId(member)), Some(found.id));
     membership(changed, member).map(Json)
 }
 
@@ -396,7 +408,18 @@ pub(crate) async fn members_remove(
     let needed = if leaving { Role::Viewer } else { Role::Owner };
     let found = access(&state, &caller, BoardId(board), needed).await?;
     let removed = state.store.remove_member(found.id, UserId(member)).await?;
+    forget(&state, Some(UserId(member)), Some(found.id));
     membership(removed, member).map(|_| StatusCode::NO_CONTENT)
+}
+
+/// Drops what a change made here concerns from this instance's cache at once (other instances
+/// drop it when they read the change from the store).
+fn forget(state: &AppState, user: Option<UserId>, board: Option<BoardId>) {
+    state.access_cache.forget(&AccessChange {
+        seq: 0,
+        user,
+        board,
+    });
 }
 
 fn membership(outcome: Membership, member: i64) -> Result<Member, AppError> {

@@ -499,7 +499,14 @@ mod tests {
             Some(TaskId(300))
         );
         assert_eq!(decode_cursor("").unwrap(), None);
-        for forged in ["300", "c1.", "c1.zz", "c1.-5", "c2.12c", "c1.fffffffffffffffff"] {
+        for forged in [
+            "300",
+            "c1.",
+            "c1.zz",
+            "c1.-5",
+            "c2.12c",
+            "c1.fffffffffffffffff",
+        ] {
             assert!(decode_cursor(forged).is_err(), "{forged:?}");
         }
     }

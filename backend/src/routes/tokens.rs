@@ -10,6 +10,7 @@ use shared::{IssuedToken, Name, Problem, TokenFields, TokenId, TokenInfo};
 
 use crate::auth::{Caller, SignedIn, TOKEN_PREFIX, digest, new_secret, now_ms};
 use crate::extract::{AppJson, AppPath};
+use crate::store::accounts::AccessChange;
 use crate::{AppError, AppState};
 
 /// Routes of access tokens, relative to `/api`.
@@ -116,6 +117,12 @@ pub(crate) async fn tokens_delete(
         .delete_token(caller.account.id, TokenId(token))
         .await?
     {
+        // Every cached token of the account: the cache is keyed by secret, not id.
+        state.access_cache.forget(&AccessChange {
+            seq: 0,
+            user: Some(caller.account.id),
+            board: None,
+        });
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::NotFound(format!("You have no token {token}.")))

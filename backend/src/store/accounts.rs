@@ -558,11 +558,16 @@ macro_rules! account_store {
                 name: &shared::Name,
             ) -> Result<bool, StoreError> {
                 bounded(async {
+                    let mut tx = self.pool.begin().await?;
                     let done = sqlx::query("UPDATE boards SET name = $1 WHERE id = $2")
                         .bind(name.as_str())
                         .bind(board.0)
-                        .execute(&self.pool)
+                        .execute(&mut *tx)
                         .await?;
+                    if done.rows_affected() > 0 {
+                        $crate::store::accounts::record_access!(tx, None::<i64>, Some(board.0), $crate::auth::now_ms());
+                    }
+                    tx.commit().await?;
                     Ok(done.rows_affected() > 0)
                 })
                 .await
@@ -633,6 +638,7 @@ macro_rules! account_store {
                     else {
                         return Ok(Added::NoSuchUser);
                     };
+                    let mut tx = self.pool.begin().await?;
                     let added = sqlx::query(
                         "INSERT INTO members (board_id, user_id, role) VALUES ($1, $2, $3) \
                          ON CONFLICT (board_id, user_id) DO NOTHING",
@@ -640,8 +646,14 @@ macro_rules! account_store {
                     .bind(board.0)
                     .bind(user)
                     .bind(role.as_str())
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
+                    if added.rows_affected() > 0 {
+                        // A grant is a change of access too: other instances drop what they
+                        // remember of this membership.
+                        $crate::store::accounts::record_access!(tx, Some(user), Some(board.0), $crate::auth::now_ms());
+                    }
+                    tx.commit().await?;
                     Ok(if added.rows_affected() == 0 {
                         Added::AlreadyMember
                     } else {

@@ -201,6 +201,14 @@ async fn a_revocation_made_on_another_instance_reaches_this_ones_connections() {
     let app = spawn_app_in(dir, |_| {}).await;
     let member = viewer(&app, "member").await;
     let (mut socket, _) = subscribe_as(&app, Some(&member)).await;
+    let board_path = format!("{BOARDS_PATH}/{}", app.board);
+    // This instance now remembers the membership.
+    let seen = app
+        .as_user(&member, Method::GET, &board_path)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(seen.status(), 200);
     let other =
         tokio::task::spawn_blocking(move || ServerProcess::start(database.to_string(), &dist))
             .await
@@ -219,4 +227,11 @@ async fn a_revocation_made_on_another_instance_reaches_this_ones_connections() {
     assert_eq!(response.status(), 204);
 
     assert_eq!(ended_within(&mut socket, deleted).await, EndReason::Revoked);
+    // And forgets it: the next request is answered from the store.
+    let gone = app
+        .as_user(&member, Method::GET, &board_path)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
 }
