@@ -176,6 +176,24 @@ pub async fn create_board(name: &str) -> Result<Board, ApiError> {
     decode(response, 201).await
 }
 
+/// Renames a board (owners).
+pub async fn rename_board(board: BoardId, name: &str) -> Result<Board, ApiError> {
+    let body = BoardFields { name: name.into() };
+    let response = Request::patch(&format!("{BOARDS_PATH}/{board}"))
+        .json(&body)?
+        .send()
+        .await?;
+    decode(response, 200).await
+}
+
+/// Deletes a board with its tasks (owners).
+pub async fn delete_board(board: BoardId) -> Result<(), ApiError> {
+    let response = Request::delete(&format!("{BOARDS_PATH}/{board}"))
+        .send()
+        .await?;
+    expect_empty(response, 204).await
+}
+
 fn members_path(board: BoardId) -> String {
     format!("{BOARDS_PATH}/{board}/members")
 }

@@ -59,11 +59,21 @@ async fn ended_within(socket: &mut WsClient, since: Instant) -> EndReason {
 async fn members_may_follow_a_board_live_and_nobody_else() {
     let app = spawn_app().await;
     let member = viewer(&app, "member").await;
+    let writer = app.sign_up("writer").await;
+    let promoted = app
+        .owner_client
+        .post(app.url(&format!("{BOARDS_PATH}/{}/members", app.board)))
+        .json(&json!({ "username": "writer", "role": "editor" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(promoted.status(), 201);
     let stranger = app.sign_up("stranger").await;
 
     let (_, anonymous) = subscribe_as(&app, None).await;
     let (_, outsider) = subscribe_as(&app, Some(&stranger)).await;
     let (_, viewer) = subscribe_as(&app, Some(&member)).await;
+    let (_, editor) = subscribe_as(&app, Some(&writer)).await;
     let (_, owner) = subscribe_as(&app, Some(&app.owner)).await;
 
     let reason = |answer: ServerMsg| match answer {
@@ -74,6 +84,7 @@ async fn members_may_follow_a_board_live_and_nobody_else() {
     assert_eq!(reason(anonymous), Some(EndReason::SignInRequired));
     assert_eq!(reason(outsider), Some(EndReason::NotFound));
     assert_eq!(reason(viewer), None);
+    assert_eq!(reason(editor), None);
     assert_eq!(reason(owner), None);
 }
 
@@ -194,7 +205,7 @@ async fn signing_out_ends_the_sessions_subscriptions_and_revoking_a_token_ends_i
 }
 
 #[tokio::test]
-async fn a_revocation_made_on_another_instance_reaches_this_ones_connections() {
+async fn a_revocation_made_on_another_instance_reaches_this_ones_websockets_and_event_streams() {
     let dir = tempfile::tempdir().unwrap();
     let database = test_database(dir.path()).await;
     let dist = write_fake_front_end(&dir.path().join("other"));
@@ -209,6 +220,16 @@ async fn a_revocation_made_on_another_instance_reaches_this_ones_connections() {
         .await
         .unwrap();
     assert_eq!(seen.status(), 200);
+    let mut stream = app
+        .as_user(
+            &member,
+            Method::GET,
+            &format!("/api/events?board={}", app.board),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
     let other =
         tokio::task::spawn_blocking(move || ServerProcess::start(database.to_string(), &dist))
             .await
@@ -227,6 +248,16 @@ async fn a_revocation_made_on_another_instance_reaches_this_ones_connections() {
     assert_eq!(response.status(), 204);
 
     assert_eq!(ended_within(&mut socket, deleted).await, EndReason::Revoked);
+    let mut seen = String::new();
+    while !seen.contains(r#""type":"unsubscribed""#) {
+        let chunk = tokio::time::timeout(REVOCATION_PATIENCE, stream.chunk())
+            .await
+            .expect("the event stream hears of it too")
+            .unwrap()
+            .expect("the stream is open");
+        seen.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert!(deleted.elapsed() <= REVOCATION_PATIENCE * 2);
     // And forgets it: the next request is answered from the store.
     let gone = app
         .as_user(&member, Method::GET, &board_path)

@@ -755,3 +755,66 @@ async fn two_people_share_a_board_the_viewer_only_watches_and_loses_it_when_remo
     owner.close().await;
     viewer.close().await;
 }
+
+#[tokio::test]
+#[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
+async fn an_owner_renames_and_deletes_a_board_and_makes_and_revokes_a_token_on_the_page() {
+    let server = TestServer::start().await;
+    let browser = server.open_board("").await;
+    browser
+        .wait_for_text("#tasks-heading", |t| t.contains("owner's board"))
+        .await;
+
+    browser.type_into("#board-new-name", "Groceries").await;
+    browser.press_enter("#board-new-name").await;
+    browser
+        .wait_for_text("#tasks-heading", |t| t.contains("Groceries"))
+        .await;
+
+    browser.click("a[href='/tokens']").await;
+    browser.type_into("#token-name", "laptop").await;
+    browser.press_enter("#token-name").await;
+    let shown = browser
+        .wait_for_text(".token-secret", |t| t.contains("tt_"))
+        .await;
+    let secret = shown
+        .split_whitespace()
+        .find(|word| word.starts_with("tt_"))
+        .unwrap()
+        .to_owned();
+    let me = |secret: String| {
+        let url = server.url(shared::SESSION_PATH);
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(secret)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(me(secret.clone()).await, 200);
+    browser
+        .wait_for_text(".token-list", |t| t.contains("laptop"))
+        .await;
+    browser.click("button[aria-label='Revoke laptop']").await;
+    browser
+        .wait_for_text(".token-list", |t| !t.contains("laptop"))
+        .await;
+    assert_eq!(me(secret).await, 401);
+
+    browser.click("a[href='/']").await;
+    browser
+        .wait_for_text(".board-list", |t| t.contains("Groceries"))
+        .await;
+    browser
+        .click(&format!("a[href='{}']", server.board_path("")))
+        .await;
+    browser.click("#delete-board").await;
+    browser
+        .wait_for_text(".list-status", |t| t.contains("No boards yet"))
+        .await;
+    assert_eq!(browser.console_errors().await, Vec::<String>::new());
+    browser.close().await;
+}

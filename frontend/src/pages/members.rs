@@ -1,11 +1,13 @@
 //! The members panel of a board: everyone sees who is on it; owners add people by username, change
-//! roles and remove members (the server keeps a last owner and refuses the rest anyway).
+//! roles and remove members (the server keeps a last owner and refuses the rest anyway), and
+//! rename or delete the board.
 
 use leptos::ev::SubmitEvent;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::{BoardId, Member, Role};
+use leptos_router::hooks::use_navigate;
+use shared::{BoardId, Member, Name, Role};
 
 use crate::api;
 
@@ -111,12 +113,60 @@ pub fn MembersPanel(board: BoardId, manage: bool) -> impl IntoView {
             </form>
         }
     });
+    let board_controls = manage.then(|| view! { <BoardControls board=board error=error /> });
     view! {
         <section id="members" class="card" aria-labelledby="members-heading">
             <h2 id="members-heading">"Members"</h2>
             <ul class="member-list">{rows}</ul>
             {add_form}
+            {board_controls}
             <p class="field-error" role="alert">{move || error.get()}</p>
         </section>
+    }
+}
+
+/// The owner's rename form and delete button.
+#[component]
+fn BoardControls(board: BoardId, error: RwSignal<Option<String>>) -> impl IntoView {
+    let name = NodeRef::<html::Input>::new();
+    let navigate = use_navigate();
+    let rename = move |event: SubmitEvent| {
+        event.prevent_default();
+        let Some(field) = name.get_untracked() else {
+            return;
+        };
+        let raw = field.value();
+        if let Err(rule) = Name::parse(&raw) {
+            error.set(Some(rule.to_string()));
+            return;
+        }
+        spawn_local(async move {
+            match api::rename_board(board, &raw).await {
+                // The heading shows the name the page loaded: load it again.
+                Ok(_) => {
+                    let _ = window().location().reload();
+                }
+                Err(refusal) => error.set(Some(refusal.to_string())),
+            }
+        });
+    };
+    let delete = move |_| {
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match api::delete_board(board).await {
+                Ok(()) => navigate("/", Default::default()),
+                Err(refusal) => error.set(Some(refusal.to_string())),
+            }
+        });
+    };
+    view! {
+        <form id="rename-board" class="add-form" on:submit=rename>
+            <label for="board-new-name">"Rename the board"</label>
+            <input id="board-new-name" type="text" node_ref=name required />
+            <button type="submit">"Rename"</button>
+        </form>
+        <button id="delete-board" type="button" class="danger" on:click=delete>
+            "Delete the board and its tasks"
+        </button>
     }
 }
