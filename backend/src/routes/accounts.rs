@@ -41,14 +41,7 @@ pub fn router() -> Router<AppState> {
          body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The username is taken",
          body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON",
-         body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts from this address; see Retry-After",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
          body = Problem, content_type = "application/problem+json",
          headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
@@ -118,16 +111,7 @@ fn parse_credentials(credentials: &Credentials) -> Result<(Username, Password), 
          body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "The username or the password is not right",
          body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The request came from another site",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON",
-         body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many attempts for this account or from this address",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
          body = Problem, content_type = "application/problem+json",
          headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
@@ -166,9 +150,6 @@ async fn end_presented_session(state: &AppState, jar: CookieJar) -> Result<Cooki
         (status = 200, description = "The signed-in account, or null", body = Option<Account>),
         (status = 401, description = "The bearer token is not valid",
          body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 pub(crate) async fn session_read(
@@ -188,11 +169,6 @@ pub(crate) async fn session_read(
     responses(
         (status = 204, description = "Signed out",
          headers(("Set-Cookie" = String, description = "Removes the session cookie"))),
-        (status = 403, description = "The request came from another site",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 pub(crate) async fn session_delete(

@@ -74,11 +74,6 @@ fn board_name(fields: &BoardFields) -> Result<Name, AppError> {
     tag = "boards",
     responses(
         (status = 200, description = "The caller's boards", body = [Board]),
-        (status = 401, description = "Not signed in",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 pub(crate) async fn boards_list(
@@ -99,17 +94,6 @@ pub(crate) async fn boards_list(
          headers(("Location" = String, description = "The board's URL"))),
         (status = 400, description = "The name breaks its rule",
          body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed in",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The request came from another site",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 #[tracing::instrument(skip_all, fields(user = %caller.account.id))]
@@ -142,13 +126,8 @@ pub(crate) async fn boards_create(
         (status = 200, description = "The board, with the caller's role", body = Board),
         (status = 400, description = "The id is not a number",
          body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed in",
-         body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such board, or the caller is not a member",
          body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 pub(crate) async fn boards_get(
@@ -172,19 +151,10 @@ pub(crate) async fn boards_get(
         (status = 200, description = "The renamed board", body = Board),
         (status = 400, description = "The name breaks its rule, or the id is not a number",
          body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed in",
-         body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only owners rename a board; or another site sent it",
          body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such board, or the caller is not a member",
          body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 pub(crate) async fn boards_update(
@@ -213,15 +183,10 @@ pub(crate) async fn boards_update(
         (status = 204, description = "Deleted"),
         (status = 400, description = "The id is not a number",
          body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed in",
-         body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only owners delete a board; or another site sent it",
          body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such board, or the caller is not a member",
          body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 #[tracing::instrument(skip_all, fields(user = %caller.account.id, board))]
@@ -247,13 +212,8 @@ pub(crate) async fn boards_delete(
         (status = 200, description = "The board's members", body = [Member]),
         (status = 400, description = "The id is not a number",
          body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed in",
-         body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such board, or the caller is not a member",
          body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 pub(crate) async fn members_list(
@@ -276,21 +236,12 @@ pub(crate) async fn members_list(
         (status = 201, description = "The new member", body = Member),
         (status = 400, description = "No account has that username, or the body is not valid",
          body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed in",
-         body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only owners add members; or another site sent it",
          body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such board, or the caller is not a member",
          body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The account is already a member",
          body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 #[tracing::instrument(skip_all, fields(user = %caller.account.id, board))]
@@ -338,21 +289,12 @@ pub(crate) async fn members_add(
         (status = 200, description = "The member with the new role", body = Member),
         (status = 400, description = "The body is not valid, or an id is not a number",
          body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed in",
-         body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only owners change roles; or another site sent it",
          body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such board or member",
          body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The board would be left without an owner",
          body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 #[tracing::instrument(skip_all, fields(user = %caller.account.id, board, member))]
@@ -385,17 +327,12 @@ pub(crate) async fn members_update(
         (status = 204, description = "Removed"),
         (status = 400, description = "An id is not a number",
          body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed in",
-         body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only owners remove others; or another site sent it",
          body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such board or member",
          body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The board would be left without an owner",
          body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 #[tracing::instrument(skip_all, fields(user = %caller.account.id, board, member))]

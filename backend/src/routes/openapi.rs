@@ -59,7 +59,7 @@ use crate::{AppState, ws};
         ClockReading, LabReport, LaneReport, Credentials, Account, Board, BoardFields, Member,
         NewMember, MemberRole, Role, TokenInfo, TokenFields, IssuedToken, EndReason
     )),
-    modifiers(&SlowBodies),
+    modifiers(&CommonProblems),
     tags(
         (name = "tasks", description = "The task collection"),
         (name = "accounts", description = "Sign-up, sign-in, sessions and personal access tokens"),
@@ -71,37 +71,85 @@ use crate::{AppState, ws};
 )]
 pub struct ApiDoc;
 
-/// Every operation that reads a body may answer 408 when the body stalls (the read timeout is a
-/// layer over all of them, so it is documented once here rather than on each handler).
-struct SlowBodies;
+/// Answers that whole groups of operations share, documented once here instead of on each
+/// handler: they come from layers and extractors every such operation goes through. An operation
+/// that documents one of these statuses itself keeps its own words.
+///
+/// - Every operation that reads a body: 408 (the body stalled), 413 (over 64 KiB), 415 (not
+///   declared as JSON).
+/// - Every change under `/api` (POST, PATCH, PUT, DELETE): 403 (sent by another site's page).
+/// - Everything under `/api/boards` and `/api/tokens`: 401 (not signed in).
+/// - Everything under `/api` that reads the database: 503 (it does not answer), with Retry-After.
+struct CommonProblems;
 
-impl utoipa::Modify for SlowBodies {
+/// Operations that answer from memory, never from the database.
+const FROM_MEMORY: [&str; 3] = ["/api/openapi.json", "/api/clock", "/api/lab/runs/{run}"];
+
+impl utoipa::Modify for CommonProblems {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-        let timeout = ResponseBuilder::new()
-            .description("The body did not arrive in time")
-            .content(
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        use utoipa::openapi::{ContentBuilder, Ref, Response, ResponseBuilder};
+        let problem = |description: &str| {
+            ResponseBuilder::new().description(description).content(
                 shared::problem::PROBLEM_CONTENT_TYPE,
                 ContentBuilder::new()
                     .schema(Some(Ref::from_schema_name("Problem")))
                     .build(),
             )
-            .build();
-        for item in openapi.paths.paths.values_mut() {
-            for operation in [
+        };
+        let unavailable: Response =
+            problem("The database is unavailable right now; see Retry-After")
+                .header(
+                    "Retry-After",
+                    HeaderBuilder::new()
+                        .schema(ObjectBuilder::new().schema_type(Type::Integer))
+                        .description(Some("Seconds to wait"))
+                        .build(),
+                )
+                .build();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let api = path.starts_with("/api/");
+            let signed_in = path.starts_with("/api/boards") || path.starts_with("/api/tokens");
+            let reads_store = api && !FROM_MEMORY.contains(&path.as_str());
+            let reads = [&mut item.get];
+            let changes = [
                 &mut item.post,
                 &mut item.patch,
                 &mut item.put,
                 &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            .filter(|operation| operation.request_body.is_some())
+            ];
+            for (operation, change) in reads
+                .into_iter()
+                .map(|o| (o, false))
+                .chain(changes.into_iter().map(|o| (o, true)))
+                .filter_map(|(operation, change)| operation.as_mut().map(|o| (o, change)))
             {
-                operation
-                    .responses
-                    .responses
-                    .insert("408".into(), timeout.clone().into());
+                let body = operation.request_body.is_some();
+                let mut add = |status: &str, response: Response| {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| response.into());
+                };
+                if body {
+                    add("408", problem("The body did not arrive in time").build());
+                    add("413", problem("The body is over 64 KiB").build());
+                    add("415", problem("The body is not declared as JSON").build());
+                }
+                if change && api {
+                    add(
+                        "403",
+                        problem("The request came from another site's page").build(),
+                    );
+                }
+                if signed_in {
+                    add("401", problem("Not signed in").build());
+                }
+                if reads_store {
+                    add("503", unavailable.clone());
+                }
             }
         }
     }

@@ -69,6 +69,7 @@ fn decode_cursor(cursor: &str) -> Result<Option<TaskId>, AppError> {
     cursor
         .strip_prefix("c1.")
         .filter(|hex| (1..=15).contains(&hex.len()))
+        .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
         .and_then(|hex| i64::from_str_radix(hex, 16).ok())
         .map(|id| Some(TaskId(id)))
         .ok_or_else(|| {
@@ -88,7 +89,6 @@ fn decode_cursor(cursor: &str) -> Result<Option<TaskId>, AppError> {
     params(("board" = i64, Path, description = "The board's id"), ListParams, IfNoneMatch),
     responses(
         (status = 404, description = "No such board, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "A page of tasks, oldest first", body = [Task],
          headers(
             ("ETag" = String, description = "Strong tag of this page"),
@@ -102,9 +102,6 @@ fn decode_cursor(cursor: &str) -> Result<Option<TaskId>, AppError> {
                  ("tasktick-store" = String))),
         (status = 400, description = "An unknown parameter or a value out of range",
          body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 pub(crate) async fn tasks_list(
@@ -177,7 +174,6 @@ pub(crate) async fn tasks_list(
     request_body(content = CreateTask, description = "`{\"title\": \"...\"}` or a bare JSON string"),
     responses(
         (status = 404, description = "No such board, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Viewers cannot change tasks; or another site sent the request",
          body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many changes by this account; see Retry-After",
@@ -191,9 +187,6 @@ pub(crate) async fn tasks_list(
         (status = 415, description = "The body is not declared as JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The Idempotency-Key was used for a different request",
          body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 /// `POST /api/boards/{board}/tasks`: validates the title, stores the task, answers 201 with a `Location`. With an
@@ -284,7 +277,6 @@ pub struct Cleared {
     params(("board" = i64, Path, description = "The board's id"), ClearParams),
     responses(
         (status = 404, description = "No such board, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Viewers cannot change tasks; or another site sent the request",
          body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many changes by this account; see Retry-After",
@@ -293,9 +285,6 @@ pub struct Cleared {
         (status = 200, description = "Done tasks deleted", body = Cleared),
         (status = 400, description = "`done` missing, not `true`, or unknown parameters",
          body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 /// `DELETE /api/boards/{board}/tasks?done=true`: deletes every done task and says how many.
@@ -324,16 +313,12 @@ pub(crate) async fn tasks_clear(
     tag = "tasks",
     params(("board" = i64, Path, description = "The board's id"), ("id" = i64, Path, description = "Task id"), IfNoneMatch),
     responses(
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "The task", body = Task,
          headers(("ETag" = String, description = "`\"v<version>\"`"), ("Cache-Control" = String))),
         (status = 304, description = "Unchanged (If-None-Match named its tag)",
          headers(("ETag" = String), ("Cache-Control" = String))),
         (status = 400, description = "The id is not a number", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No task has this id on the board, no such board, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 /// `GET /api/boards/{board}/tasks/{id}`: one task, with its `ETag`.
@@ -366,7 +351,6 @@ pub(crate) async fn tasks_get(
     params(("board" = i64, Path, description = "The board's id"), ("id" = i64, Path, description = "Task id"), IfMatch),
     request_body(content = UpdateTask, description = "The fields to change (at least one)"),
     responses(
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Viewers cannot change tasks; or another site sent the request",
          body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many changes by this account; see Retry-After",
@@ -381,9 +365,6 @@ pub(crate) async fn tasks_get(
          body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not declared as JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 /// `PATCH /api/boards/{board}/tasks/{id}`: changes `title` and/or `done`, if `If-Match` (when sent) still names
@@ -420,7 +401,6 @@ pub(crate) async fn tasks_update(
     tag = "tasks",
     params(("board" = i64, Path, description = "The board's id"), ("id" = i64, Path, description = "Task id"), IfMatch),
     responses(
-        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Viewers cannot change tasks; or another site sent the request",
          body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many changes by this account; see Retry-After",
@@ -431,9 +411,6 @@ pub(crate) async fn tasks_update(
         (status = 404, description = "No task has this id on the board, no such board, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match names an old version; `current` holds the task as it is",
          body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 /// `DELETE /api/boards/{board}/tasks/{id}`: answers 204, if `If-Match` (when sent) still names the version.

@@ -27,11 +27,6 @@ pub fn router() -> Router<AppState> {
     tag = "accounts",
     responses(
         (status = 200, description = "The account's tokens", body = [TokenInfo]),
-        (status = 401, description = "Not signed in",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 pub(crate) async fn tokens_list(
@@ -55,16 +50,7 @@ pub(crate) async fn tokens_list(
          body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not signed in, or the Basic credentials are not right",
          body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The request came from another site",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is too large",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON",
-         body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many sign-in attempts; see Retry-After",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
          body = Problem, content_type = "application/problem+json",
          headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
@@ -96,15 +82,8 @@ pub(crate) async fn tokens_create(
         (status = 204, description = "Revoked"),
         (status = 400, description = "The id is not a number",
          body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed in",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The request came from another site",
-         body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The account has no such token",
          body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable right now; see Retry-After",
-         body = Problem, content_type = "application/problem+json",
-         headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
 pub(crate) async fn tokens_delete(

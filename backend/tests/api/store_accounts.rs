@@ -3,12 +3,22 @@
 
 use shared::{Name, Role, Username};
 
+use backend::store::Store;
 use backend::store::accounts::{Added, Membership};
 
 use crate::store::{Kind, open};
 
 fn name(raw: &str) -> Username {
     Username::parse(raw).unwrap()
+}
+
+/// A new account named `username` (its password hash does not matter here).
+async fn user(store: &dyn Store, username: &str) -> shared::Account {
+    store
+        .create_user(&name(username), "h", 1)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 fn label(raw: &str) -> Name {
@@ -39,12 +49,7 @@ async fn a_username_is_taken_once_and_its_hash_comes_back(kind: Kind) {
 async fn a_session_lasts_until_it_expires_or_ends_and_is_seen_by_every_handle(kind: Kind) {
     let db = open(kind).await;
     let other_instance = db.reopen().await;
-    let ada = db
-        .store
-        .create_user(&name("ada"), "h", 1)
-        .await
-        .unwrap()
-        .unwrap();
+    let ada = user(&*db.store, "ada").await;
     db.store
         .create_session("s1", ada.id, 1_000, 2_000)
         .await
@@ -73,18 +78,8 @@ async fn a_session_lasts_until_it_expires_or_ends_and_is_seen_by_every_handle(ki
 
 async fn a_token_belongs_to_its_account_records_its_use_and_can_be_revoked(kind: Kind) {
     let db = open(kind).await;
-    let ada = db
-        .store
-        .create_user(&name("ada"), "h", 1)
-        .await
-        .unwrap()
-        .unwrap();
-    let bob = db
-        .store
-        .create_user(&name("bob"), "h", 1)
-        .await
-        .unwrap()
-        .unwrap();
+    let ada = user(&*db.store, "ada").await;
+    let bob = user(&*db.store, "bob").await;
     let token = db
         .store
         .create_token(ada.id, &label("laptop"), "t1", 10)
@@ -107,18 +102,8 @@ async fn a_token_belongs_to_its_account_records_its_use_and_can_be_revoked(kind:
 
 async fn a_board_is_seen_only_by_its_members_with_their_roles(kind: Kind) {
     let db = open(kind).await;
-    let ada = db
-        .store
-        .create_user(&name("ada"), "h", 1)
-        .await
-        .unwrap()
-        .unwrap();
-    let bob = db
-        .store
-        .create_user(&name("bob"), "h", 1)
-        .await
-        .unwrap()
-        .unwrap();
+    let ada = user(&*db.store, "ada").await;
+    let bob = user(&*db.store, "bob").await;
     let board = db
         .store
         .create_board(ada.id, &label("Home"), 5)
@@ -183,18 +168,8 @@ async fn a_board_is_seen_only_by_its_members_with_their_roles(kind: Kind) {
 
 async fn a_board_always_keeps_an_owner(kind: Kind) {
     let db = open(kind).await;
-    let ada = db
-        .store
-        .create_user(&name("ada"), "h", 1)
-        .await
-        .unwrap()
-        .unwrap();
-    let bob = db
-        .store
-        .create_user(&name("bob"), "h", 1)
-        .await
-        .unwrap()
-        .unwrap();
+    let ada = user(&*db.store, "ada").await;
+    let bob = user(&*db.store, "bob").await;
     let board = db
         .store
         .create_board(ada.id, &label("Home"), 5)
