@@ -105,25 +105,21 @@ fn by_board(events: Vec<TaskEvent>) -> Vec<Vec<TaskEvent>> {
     boards
 }
 
-/// Publishes events this instance committed on one board if they continue its stream; `false`
-/// when the log must be read instead (events from elsewhere come first).
+/// Publishes events this instance committed on one board as far as they continue its stream;
+/// `false` when the log must be read instead: events from elsewhere come first, or fall between
+/// two of this instance's commits (publishing past them would skip them for good).
 fn publish_committed(hub: &EventHub, committed: Vec<TaskEvent>) -> bool {
     let Some(board) = committed.first().map(|e| e.board) else {
         return false;
     };
-    let published = hub.published(board);
-    let fresh: Vec<&TaskEvent> = committed.iter().filter(|e| e.seq > published).collect();
-    match fresh.first() {
-        Some(first) if first.seq == published + 1 => {
-            for event in fresh {
-                hub.publish(event);
-            }
-            true
+    // Already published ones were read from the log before the hand-over arrived.
+    for event in committed.iter().filter(|e| e.seq > hub.published(board)) {
+        if event.seq != hub.published(board) + 1 {
+            return false;
         }
-        // Already published (read from the log before the hand-over arrived).
-        None if !committed.is_empty() => true,
-        _ => false,
+        hub.publish(event);
     }
+    true
 }
 
 /// Publishes everything the log holds after the hub's position, on every board that moved.
@@ -199,6 +195,18 @@ mod tests {
         assert!(!publish_committed(&hub, vec![deleted(7)]));
         assert!(!publish_committed(&hub, vec![]));
         assert_eq!(hub.published(BOARD), 4);
+    }
+
+    #[test]
+    fn events_from_elsewhere_between_two_local_commits_are_not_skipped() {
+        // This instance committed 5-6 and 9-10; another instance committed 7-8 in between.
+        let hub = EventHub::new(8, [(BOARD, 4)]);
+        assert!(!publish_committed(
+            &hub,
+            vec![deleted(5), deleted(6), deleted(9), deleted(10)]
+        ));
+        // 5 and 6 went out; the log is read from 6 on, so 7 and 8 come before 9.
+        assert_eq!(hub.published(BOARD), 6);
     }
 
     #[test]
