@@ -14,6 +14,8 @@ const DEFAULT_WS_PING_INTERVAL_SECS: u64 = 20;
 const DEFAULT_WS_TIMEOUT_SECS: u64 = 60;
 const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
 const DEFAULT_READ_TIMEOUT_SECS: u64 = 10;
+const DEFAULT_DRAIN_SECS: u64 = 5;
+const DEFAULT_CLOSE_SPREAD_SECS: u64 = 3;
 const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: u32 = 1_000;
 const DEFAULT_SIGN_IN_ATTEMPTS: u32 = 10;
 const DEFAULT_WRITE_RATE: NonZeroU32 = NonZeroU32::new(50).unwrap();
@@ -54,6 +56,14 @@ pub struct Config {
     #[arg(long, env = "TASKTICK_READ_TIMEOUT", default_value_t = DEFAULT_READ_TIMEOUT_SECS,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub read_timeout: u64,
+    /// Seconds an instance keeps serving after SIGTERM or SIGINT while `/readyz` already says it
+    /// is not ready, so a proxy or orchestrator stops sending it new clients before it stops.
+    #[arg(long, env = "TASKTICK_DRAIN_SECONDS", default_value_t = DEFAULT_DRAIN_SECS)]
+    pub drain_seconds: u64,
+    /// Seconds over which live connections are closed (1012, service restart) when the drain
+    /// ends, each at a random moment, so their reconnects do not arrive at once.
+    #[arg(long, env = "TASKTICK_CLOSE_SPREAD_SECONDS", default_value_t = DEFAULT_CLOSE_SPREAD_SECS)]
+    pub close_spread_seconds: u64,
     /// Most connections one client address may hold open at once (a `--trusted-proxy` is exempt);
     /// more are closed as they arrive.
     #[arg(long, env = "TASKTICK_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
@@ -118,6 +128,8 @@ impl Config {
             allowed_origins: Vec::new(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             read_timeout: DEFAULT_READ_TIMEOUT_SECS,
+            drain_seconds: DEFAULT_DRAIN_SECS,
+            close_spread_seconds: DEFAULT_CLOSE_SPREAD_SECS,
             max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
             event_retention: DEFAULT_EVENT_RETENTION,
             disable_websocket: false,

@@ -73,6 +73,11 @@ pub enum AppError {
         "This Idempotency-Key was already used for a different request. Use a new key for a new request."
     )]
     IdempotencyKeyReused,
+    /// 503: this instance is shutting down (draining); send the request to another.
+    #[error(
+        "This instance is shutting down. Another instance (or this one, restarted) will answer."
+    )]
+    NotReady,
     /// 503: WebSockets are switched off (`--disable-websocket`); the event stream still works.
     #[error("WebSockets are disabled on this server. Use the event stream at /api/events.")]
     WebSocketDisabled,
@@ -163,9 +168,10 @@ impl AppError {
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Overloaded { .. } | Self::WebSocketDisabled | Self::StoreUnavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::Overloaded { .. }
+            | Self::NotReady
+            | Self::WebSocketDisabled
+            | Self::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Encoding(_) | Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -193,6 +199,7 @@ impl AppError {
             Self::IdempotencyKeyReused => "/problems/idempotency-key-reused",
             Self::Overloaded { .. } => "/problems/overloaded",
             Self::WebSocketDisabled => "/problems/websocket-disabled",
+            Self::NotReady => "/problems/not-ready",
             Self::StoreUnavailable(_) => "/problems/store-unavailable",
             Self::Encoding(_) | Self::Store(_) => "/problems/internal",
         }
@@ -237,7 +244,7 @@ impl IntoResponse for AppError {
             Self::Overloaded { retry_after_secs } | Self::TooManyRequests { retry_after_secs } => {
                 Some(retry_after_secs)
             }
-            Self::StoreUnavailable(_) => Some(STORE_RETRY_AFTER_SECS),
+            Self::StoreUnavailable(_) | Self::NotReady => Some(STORE_RETRY_AFTER_SECS),
             _ => None,
         };
         if let Some(seconds) = retry_after {

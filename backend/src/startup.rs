@@ -31,7 +31,8 @@ use crate::writes::Writes;
 use crate::ws::WsSettings;
 use crate::{AppState, follower, janitor, security, serve, store, ws};
 
-/// How long shutdown waits for WebSocket connections to get their close frames out.
+/// How long shutdown waits for WebSocket connections to get their close frames out, beyond the
+/// close spread.
 const WEBSOCKET_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The whole HTTP surface: `/api`, `/ws`, `/healthz`, and the front end in `static_dir` at `/`.
@@ -113,6 +114,7 @@ pub struct Application {
     listener: TcpListener,
     admission: Admission,
     read_timeout: Duration,
+    drain: Duration,
     router: Router,
     state: AppState,
 }
@@ -177,7 +179,9 @@ impl Application {
             shutdown,
             connections: TaskTracker::new(),
             connection_permits: Arc::new(Semaphore::new(limits.live)),
+            ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
             ws: Arc::new(WsSettings {
+                close_spread: Duration::from_secs(config.close_spread_seconds),
                 ping_interval: Duration::from_secs(config.ws_ping_interval),
                 idle_timeout: Duration::from_secs(config.ws_timeout),
                 allowed_origins: config.allowed_origins.clone(),
@@ -209,6 +213,7 @@ impl Application {
             listener,
             admission: Admission::new(limits, config.trusted_proxies.clone()),
             read_timeout,
+            drain: Duration::from_secs(config.drain_seconds),
             router,
             state,
         })
@@ -237,10 +242,18 @@ impl Application {
         tracing::info!("tasktick listening on http://{addr}");
         let shutdown = self.state.shutdown.clone();
         let connections = self.state.connections.clone();
+        let close_spread = self.state.ws.close_spread;
         let signal = {
-            let shutdown = shutdown.clone();
+            let (shutdown, ready, drain) = (shutdown.clone(), self.state.ready.clone(), self.drain);
             async move {
                 stop.await;
+                // Not ready first: proxies stop sending new clients while this one still serves.
+                ready.store(false, std::sync::atomic::Ordering::Release);
+                tracing::info!(
+                    seconds = drain.as_secs(),
+                    "draining: /readyz says not ready"
+                );
+                tokio::time::sleep(drain).await;
                 shutdown.cancel();
             }
         };
@@ -252,7 +265,7 @@ impl Application {
         serve::run(listener, self.router, self.read_timeout, signal).await;
         // Upgraded WebSocket connections are no longer hyper's: wait for our own tasks instead.
         connections.close();
-        if tokio::time::timeout(WEBSOCKET_DRAIN_TIMEOUT, connections.wait())
+        if tokio::time::timeout(WEBSOCKET_DRAIN_TIMEOUT + close_spread, connections.wait())
             .await
             .is_err()
         {

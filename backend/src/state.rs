@@ -30,6 +30,8 @@ pub struct AppState {
     pub board_access: Arc<dyn crate::live::BoardAccess>,
     /// The latest clock tick, already serialised once for all connections.
     pub ticks: TickFeed,
+    /// Cleared when a shutdown begins: `/readyz` then answers 503 while the instance drains.
+    pub ready: Arc<std::sync::atomic::AtomicBool>,
     /// Cancelled when the server starts shutting down; WebSocket loops then say goodbye.
     pub shutdown: CancellationToken,
     /// Tracks WebSocket connection tasks so shutdown can wait for their close frames to go out.

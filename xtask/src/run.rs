@@ -24,7 +24,17 @@ pub fn run(server_args: Vec<String>) -> anyhow::Result<()> {
                 "--",
                 "serve",
             ])
-            .args(server_args),
+            .args(server_args)
+            // One developer's server: stop at once on Ctrl-C (no proxy to drain from), unless the
+            // environment says otherwise; a flag still overrides both.
+            .env(
+                "TASKTICK_DRAIN_SECONDS",
+                std::env::var("TASKTICK_DRAIN_SECONDS").unwrap_or_else(|_| "0".into()),
+            )
+            .env(
+                "TASKTICK_CLOSE_SPREAD_SECONDS",
+                std::env::var("TASKTICK_CLOSE_SPREAD_SECONDS").unwrap_or_else(|_| "0".into()),
+            ),
     )
 }
 

@@ -127,6 +127,7 @@ pub(crate) async fn events_stream(
             ping_interval: state.ws.ping_interval,
             idle_timeout: NO_IDLE_TIMEOUT,
             send_timeout: SEND_TIMEOUT,
+            close_spread: state.ws.close_spread,
         },
     };
     let (sender, receiver) = tokio::sync::mpsc::channel(QUEUE);

@@ -52,6 +52,7 @@ use crate::{AppState, ws};
         clock::clock_read,
         lab::lab_report,
         health::health_check,
+        health::ready_check,
         ws::ws_upgrade,
     ),
     components(schemas(

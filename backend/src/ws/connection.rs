@@ -35,6 +35,9 @@ pub struct Timing {
     pub idle_timeout: Duration,
     /// How long one send may wait for the peer's socket to accept data.
     pub send_timeout: Duration,
+    /// At shutdown the close waits a random part of this, so that thousands of connections do
+    /// not all reconnect (to the other instances) in the same instant.
+    pub close_spread: Duration,
 }
 
 /// Everything one connection needs, prepared before the upgrade.
@@ -97,6 +100,8 @@ enum Ending {
     PeerGone,
     /// We close with this code and reason.
     Close(u16, String),
+    /// The server restarts: close with 1012 at a random moment within the spread.
+    Restart,
 }
 
 /// Runs one connection until the peer leaves, misbehaves, goes silent, or the server shuts down.
@@ -131,9 +136,7 @@ where
         let outgoing: Vec<Utf8Bytes> = tokio::select! {
             // Shutdown first: a busy connection must still say goodbye promptly.
             biased;
-            () = shutdown.cancelled() => {
-                break Ending::Close(close_code::AWAY, "server is shutting down".into());
-            }
+            () = shutdown.cancelled() => break Ending::Restart,
             () = sleep_until(deadline) => {
                 break Ending::Close(
                     close_code::AWAY,
@@ -199,8 +202,19 @@ where
         }
     };
 
+    let ending = match ending {
+        Ending::Restart => {
+            let wait = timing.close_spread.mul_f64(rand::random::<f64>());
+            tokio::time::sleep(wait).await;
+            Ending::Close(
+                close_code::RESTART,
+                "server is restarting: reconnect and resume".into(),
+            )
+        }
+        other => other,
+    };
     if let Ending::Close(code, reason) = ending {
-        if code != close_code::AWAY {
+        if code != close_code::AWAY && code != close_code::RESTART {
             tracing::info!(code, %reason, "closing websocket");
         }
         let frame = CloseFrame {
@@ -268,6 +282,7 @@ mod tests {
         ping_interval: Duration::from_secs(20),
         idle_timeout: Duration::from_secs(60),
         send_timeout: Duration::from_secs(30),
+        close_spread: Duration::from_secs(3),
     };
 
     /// A tick whose message is `json`: the loop forwards the JSON as it is.
@@ -527,12 +542,20 @@ mod tests {
         assert!(!conn.task.is_finished());
     }
 
-    #[tokio::test]
-    async fn shutdown_sends_close_1001() {
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_closes_with_1012_within_the_spread() {
         let mut conn = start().await;
         conn.skip_prelude().await;
+        let began = Instant::now();
         conn.shutdown.cancel();
-        assert_eq!(conn.next_close().await.code, close_code::AWAY);
+        let frame = conn.next_close().await;
+        assert_eq!(frame.code, close_code::RESTART);
+        assert!(frame.reason.contains("reconnect"), "{}", frame.reason);
+        assert!(
+            began.elapsed() <= TIMING.close_spread,
+            "{:?}",
+            began.elapsed()
+        );
         conn.finished().await;
     }
 
@@ -602,6 +625,7 @@ mod tests {
                 ping_interval: Duration::from_secs(3600),
                 idle_timeout: Duration::from_secs(3600),
                 send_timeout: TIMING.send_timeout,
+                close_spread: Duration::ZERO,
             },
         };
         let started = Instant::now();

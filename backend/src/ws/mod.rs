@@ -39,6 +39,8 @@ const RETRY_AFTER_SECS: u32 = 5;
 #[derive(Debug, Clone)]
 pub struct WsSettings {
     pub ping_interval: Duration,
+    /// Live connections close over this span at shutdown, each at a random moment.
+    pub close_spread: Duration,
     pub idle_timeout: Duration,
     /// Origins allowed besides the server's own, as `scheme://host[:port]`.
     pub allowed_origins: Vec<String>,
@@ -124,6 +126,7 @@ pub(crate) async fn ws_upgrade(
             ping_interval: state.ws.ping_interval,
             idle_timeout: state.ws.idle_timeout,
             send_timeout: SEND_TIMEOUT,
+            close_spread: state.ws.close_spread,
         },
     };
     let connections = state.connections.clone();

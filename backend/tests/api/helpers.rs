@@ -89,6 +89,9 @@ pub async fn spawn_app_in(dir: TempDir, configure: impl FnOnce(&mut Config)) -> 
         test_database(dir.path()).await,
         write_fake_front_end(dir.path()),
     );
+    // Shutting down at once: the tests that are about the drain set their own.
+    config.drain_seconds = 0;
+    config.close_spread_seconds = 0;
     configure(&mut config);
     if config.signup == backend::auth::Signup::Closed {
         // As an operator would: `tasktick user add owner`.

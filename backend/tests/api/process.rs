@@ -45,11 +45,18 @@ async fn a_task_answered_with_201_survives_kill_9_and_a_restart() {
 }
 
 #[tokio::test]
-async fn sigterm_and_sigint_close_websockets_with_1001_and_exit_zero() {
+async fn sigterm_and_sigint_drain_then_close_websockets_with_1012_and_exit_zero() {
     for signal in [Signal::SIGTERM, Signal::SIGINT] {
         let dir = tempfile::tempdir().unwrap();
         let dist = write_fake_front_end(dir.path());
-        let mut server = ServerProcess::start(dir.path().join("tasks.db"), &dist);
+        let database = dir.path().join("tasks.db");
+        let mut server = ServerProcess::start_with_env(&[
+            ("TASKTICK_ADDR", "127.0.0.1:0".as_ref()),
+            ("TASKTICK_DATABASE", database.as_os_str()),
+            ("TASKTICK_STATIC_DIR", dist.as_os_str()),
+            ("TASKTICK_DRAIN_SECONDS", "1".as_ref()),
+            ("TASKTICK_CLOSE_SPREAD_SECONDS", "1".as_ref()),
+        ]);
         let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", server.addr))
             .await
             .unwrap();
@@ -57,9 +64,23 @@ async fn sigterm_and_sigint_close_websockets_with_1001_and_exit_zero() {
 
         kill(Pid::from_raw(server.child.id() as i32), signal).unwrap();
 
+        // Draining: not ready any more, still alive and still serving.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let ready = reqwest::get(server.url("/readyz")).await.unwrap().status();
+            if ready == 503 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{signal}: still ready"
+            );
+        }
+        let alive = reqwest::get(server.url("/healthz")).await.unwrap().status();
+        assert_eq!(alive, 200, "{signal}: /healthz is about liveness");
         let (code, reason) = next_close(&mut socket).await;
-        assert_eq!(code, 1001, "{signal}");
-        assert!(reason.contains("shutting down"), "{reason}");
+        assert_eq!(code, 1012, "{signal}");
+        assert!(reason.contains("restarting"), "{reason}");
         let status = wait_for_exit(&mut server.child, Duration::from_secs(10));
         assert!(status.success(), "{signal}: exited with {status}");
     }

@@ -212,7 +212,7 @@ async fn shutdown_ends_the_stream_with_a_close_event() {
             break event;
         }
     };
-    assert!(close.data.contains("shutting down"), "{close:?}");
+    assert!(close.data.contains("restarting"), "{close:?}");
     tokio::time::timeout(Duration::from_secs(10), stopping)
         .await
         .unwrap();

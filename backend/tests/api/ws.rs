@@ -109,7 +109,7 @@ async fn a_garbage_message_closes_only_that_connection_with_1003() {
 }
 
 #[tokio::test]
-async fn shutting_down_sends_every_client_close_1001() {
+async fn shutting_down_sends_every_client_close_1012_to_reconnect() {
     let app = spawn_app().await;
     let mut first = app.connect_ws_plain().await;
     let mut second = app.connect_ws_plain().await;
@@ -118,8 +118,8 @@ async fn shutting_down_sends_every_client_close_1001() {
 
     app.shut_down().await;
 
-    assert_eq!(next_close(&mut first).await.0, 1001);
-    assert_eq!(next_close(&mut second).await.0, 1001);
+    assert_eq!(next_close(&mut first).await.0, 1012);
+    assert_eq!(next_close(&mut second).await.0, 1012);
 }
 
 #[tokio::test]
@@ -130,4 +130,46 @@ async fn a_signed_in_client_is_greeted_by_name() {
         panic!("the first message is not hello");
     };
     assert_eq!(username.as_deref(), Some("owner"));
+}
+
+#[tokio::test]
+async fn a_draining_instance_says_not_ready_keeps_serving_then_closes_live_connections_with_1012() {
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.drain_seconds = 1;
+        config.close_spread_seconds = 1;
+    })
+    .await;
+    let (mut socket, _) = app.connect_ws().await;
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    let (client, url) = (app.client.clone(), app.url(""));
+    let tasks = app.owner_client.clone();
+    let tasks_url = app.url(&app.tasks_path());
+    let began = std::time::Instant::now();
+
+    let stopping = app.begin_shutdown();
+    let probe = async {
+        // The signal reaches the server in a moment: wait for readiness to fail.
+        let ready = loop {
+            let ready = client.get(format!("{url}/readyz")).send().await.unwrap();
+            if ready.status() == 503 || began.elapsed() > std::time::Duration::from_millis(800) {
+                break ready;
+            }
+        };
+        let alive = client.get(format!("{url}/healthz")).send().await.unwrap();
+        let served = tasks.get(&tasks_url).send().await.unwrap();
+        (ready.status(), alive.status(), served.status())
+    };
+    let ((ready, alive, served), (code, _)) = tokio::join!(probe, next_close(&mut socket));
+
+    assert_eq!(
+        (ready.as_u16(), alive.as_u16(), served.as_u16()),
+        (503, 200, 200)
+    );
+    assert_eq!(code, 1012);
+    let took = began.elapsed();
+    assert!(
+        took >= std::time::Duration::from_secs(1) && took <= std::time::Duration::from_secs(3),
+        "closed after {took:?}: the drain, then within the spread"
+    );
+    stopping.await;
 }

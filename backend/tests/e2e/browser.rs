@@ -153,6 +153,8 @@ async fn launch(
         backend::store::DatabaseUrl::Sqlite(dir.path().join("tasks.db")),
         dist,
     );
+    config.drain_seconds = 0;
+    config.close_spread_seconds = 0;
     configure(&mut config);
     let app = Application::build(config).await.unwrap();
     let addr = app.local_addr();
