@@ -55,6 +55,21 @@ async fn ended_within(socket: &mut WsClient, since: Instant) -> EndReason {
     }
 }
 
+/// Reads an event stream until it says `unsubscribed` (each chunk within
+/// [`REVOCATION_PATIENCE`]; ticks keep coming meanwhile); what it sent.
+async fn until_unsubscribed(stream: &mut reqwest::Response) -> String {
+    let mut seen = String::new();
+    while !seen.contains(r#""type":"unsubscribed""#) {
+        let chunk = tokio::time::timeout(REVOCATION_PATIENCE, stream.chunk())
+            .await
+            .expect("the event stream hears of it within a second")
+            .unwrap()
+            .expect("the stream is open");
+        seen.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    seen
+}
+
 #[tokio::test]
 async fn members_may_follow_a_board_live_and_nobody_else() {
     let app = spawn_app().await;
@@ -118,15 +133,7 @@ async fn a_removed_member_loses_the_board_at_once_on_the_websocket_and_the_event
     assert_eq!(response.status(), 204);
 
     assert_eq!(ended_within(&mut socket, removed).await, EndReason::Revoked);
-    let mut seen = String::new();
-    while !seen.contains(r#""type":"unsubscribed""#) {
-        let chunk = tokio::time::timeout(REVOCATION_PATIENCE, stream.chunk())
-            .await
-            .expect("the stream says it ended within a second")
-            .unwrap()
-            .expect("the stream is open");
-        seen.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
+    let seen = until_unsubscribed(&mut stream).await;
     assert!(seen.contains(r#""reason":"revoked""#), "{seen}");
     assert!(removed.elapsed() <= REVOCATION_PATIENCE * 2);
     // Nothing of the board reaches the removed member any more.
@@ -248,15 +255,7 @@ async fn a_revocation_made_on_another_instance_reaches_this_ones_websockets_and_
     assert_eq!(response.status(), 204);
 
     assert_eq!(ended_within(&mut socket, deleted).await, EndReason::Revoked);
-    let mut seen = String::new();
-    while !seen.contains(r#""type":"unsubscribed""#) {
-        let chunk = tokio::time::timeout(REVOCATION_PATIENCE, stream.chunk())
-            .await
-            .expect("the event stream hears of it too")
-            .unwrap()
-            .expect("the stream is open");
-        seen.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
+    until_unsubscribed(&mut stream).await;
     assert!(deleted.elapsed() <= REVOCATION_PATIENCE * 2);
     // And forgets it: the next request is answered from the store.
     let gone = app
