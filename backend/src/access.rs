@@ -70,7 +70,7 @@ pub fn spawn(
                     healthy = true;
                     for change in changes {
                         after = change.seq;
-                        cache.forget(&change);
+                        cache.forget(change.user, change.board);
                         hub.publish(change);
                     }
                 }

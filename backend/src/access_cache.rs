@@ -12,8 +12,6 @@ use std::time::{Duration, Instant};
 
 use shared::{Account, Board, BoardId, TokenId, UserId};
 
-use crate::store::accounts::AccessChange;
-
 /// How long an entry is trusted without a change saying otherwise.
 pub const TTL: Duration = Duration::from_secs(30);
 /// Most entries per kind before the cache starts over.
@@ -102,9 +100,10 @@ impl AccessCache {
         self.boards.put((user, board), seen);
     }
 
-    /// Drops everything `change` may concern.
-    pub fn forget(&self, change: &AccessChange) {
-        match (change.user, change.board) {
+    /// Drops everything a change of `user`'s access to `board` may concern: one membership; with
+    /// no user, every membership of the board; with no board, the user's sessions and tokens.
+    pub fn forget(&self, user: Option<UserId>, board: Option<BoardId>) {
+        match (user, board) {
             (Some(user), Some(board)) => self.boards.forget(|key, _| *key == (user, board)),
             (None, Some(board)) => self.boards.forget(|key, _| key.1 == board),
             (Some(user), None) => {
@@ -127,20 +126,12 @@ mod tests {
         }
     }
 
-    fn change(user: Option<i64>, board: Option<i64>) -> AccessChange {
-        AccessChange {
-            seq: 1,
-            user: user.map(UserId),
-            board: board.map(BoardId),
-        }
-    }
-
     #[test]
     fn a_membership_change_drops_only_that_membership() {
         let cache = AccessCache::default();
         cache.remember_board(UserId(1), BoardId(5), None);
         cache.remember_board(UserId(2), BoardId(5), None);
-        cache.forget(&change(Some(1), Some(5)));
+        cache.forget(Some(UserId(1)), Some(BoardId(5)));
         assert_eq!(cache.board(UserId(1), BoardId(5)), None);
         assert_eq!(cache.board(UserId(2), BoardId(5)), Some(None));
     }
@@ -151,7 +142,7 @@ mod tests {
         cache.remember_board(UserId(1), BoardId(5), None);
         cache.remember_board(UserId(2), BoardId(5), None);
         cache.remember_board(UserId(2), BoardId(6), None);
-        cache.forget(&change(None, Some(5)));
+        cache.forget(None, Some(BoardId(5)));
         assert_eq!(cache.board(UserId(1), BoardId(5)), None);
         assert_eq!(cache.board(UserId(2), BoardId(5)), None);
         assert_eq!(cache.board(UserId(2), BoardId(6)), Some(None));
@@ -163,7 +154,7 @@ mod tests {
         cache.remember_session("a", account(1));
         cache.remember_session("b", account(2));
         cache.remember_token("t", (account(1), TokenId(9)));
-        cache.forget(&change(Some(1), None));
+        cache.forget(Some(UserId(1)), None);
         assert_eq!(cache.session("a"), None);
         assert_eq!(cache.token("t"), None);
         assert_eq!(cache.session("b"), Some(account(2)));

@@ -280,6 +280,18 @@ pub async fn authenticate(
     }
 }
 
+/// Who sent `headers`, for requests that serve anyone (the live feed, "who am I"): a bearer token
+/// must be valid (401 otherwise); a session cookie that ended counts as nobody.
+pub async fn optional_caller(
+    headers: &axum::http::HeaderMap,
+    state: &AppState,
+) -> Result<Option<Caller>, AppError> {
+    match authenticate(headers, state).await {
+        Err(AppError::Unauthorized(_)) if !headers.contains_key(AUTHORIZATION) => Ok(None),
+        other => other,
+    }
+}
+
 /// The secret of an `Authorization: Bearer` value (the scheme is case-insensitive).
 fn bearer(value: &str) -> Option<&str> {
     let (scheme, secret) = value.split_once(' ')?;

@@ -156,7 +156,7 @@ pub(crate) async fn session_read(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
 ) -> Result<Json<Option<Account>>, AppError> {
-    let caller = crate::ws::live_caller(&headers, &state).await?;
+    let caller = auth::optional_caller(&headers, &state).await?;
     Ok(Json(caller.map(|caller| caller.account)))
 }
 

@@ -14,7 +14,7 @@ use shared::{
 
 use crate::auth::{Caller, now_ms};
 use crate::extract::{AppJson, AppPath};
-use crate::store::accounts::{AccessChange, Added, Membership};
+use crate::store::accounts::{Added, Membership};
 use crate::{AppError, AppState};
 
 /// Routes of boards and members, relative to `/api`.
@@ -352,11 +352,7 @@ pub(crate) async fn members_remove(
 /// Drops what a change made here concerns from this instance's cache at once (other instances
 /// drop it when they read the change from the store).
 fn forget(state: &AppState, user: Option<UserId>, board: Option<BoardId>) {
-    state.access_cache.forget(&AccessChange {
-        seq: 0,
-        user,
-        board,
-    });
+    state.access_cache.forget(user, board);
 }
 
 fn membership(outcome: Membership, member: i64) -> Result<Member, AppError> {

@@ -28,7 +28,7 @@ use crate::extract::AppQuery;
 use crate::live::Live;
 use crate::wire::ConnectionWire;
 use crate::ws::connection::{self, Session, Timing};
-use crate::ws::{SEND_TIMEOUT, acquire_permit, hello, live_caller};
+use crate::ws::{SEND_TIMEOUT, acquire_permit, hello};
 use crate::{AppError, AppState};
 
 /// Events queued for one stream before its sends wait (and, after the send timeout, give up).
@@ -99,7 +99,7 @@ pub(crate) async fn events_stream(
         ),
         None => query.since,
     };
-    let caller = live_caller(&headers, &state).await?;
+    let caller = crate::auth::optional_caller(&headers, &state).await?;
     let permit = acquire_permit(&state)?;
     state
         .lab

@@ -37,13 +37,20 @@ pub fn router(dir: &Path) -> Router {
         }))
 }
 
-/// The page's Content-Security-Policy on every response of the front end: it names the hashes of
-/// the page's inline scripts (trunk's loader), read from `index.html` as it is now, since
-/// `trunk serve` rewrites it on every build. Not only on HTML: a 304 for the page carries it
-/// too, and the browser takes the 304's headers over, so a 304 with another policy would break
-/// the cached page. (On scripts and styles a page policy does nothing.)
+/// The page's Content-Security-Policy on the page's answers: it names the hashes of the page's
+/// inline scripts (trunk's loader), read from `index.html` as it is now, since `trunk serve`
+/// rewrites it on every build. On HTML, and on every 304: the browser takes a 304's headers over
+/// the cached page's, so a 304 with another policy would break it (on an asset's 304 a page policy
+/// does nothing). Assets answered in full skip the read.
 async fn page_policy(index: PathBuf, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(b"text/html"));
+    if !is_html && response.status() != StatusCode::NOT_MODIFIED {
+        return response;
+    }
     let page = tokio::fs::read_to_string(&index).await.unwrap_or_default();
     if let Ok(policy) = HeaderValue::from_str(&crate::security::page_policy(&page)) {
         response

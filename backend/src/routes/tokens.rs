@@ -10,7 +10,6 @@ use shared::{IssuedToken, Name, Problem, TokenFields, TokenId, TokenInfo};
 
 use crate::auth::{Caller, SignedIn, TOKEN_PREFIX, digest, new_secret, now_ms};
 use crate::extract::{AppJson, AppPath};
-use crate::store::accounts::AccessChange;
 use crate::{AppError, AppState};
 
 /// Routes of access tokens, relative to `/api`.
@@ -97,11 +96,7 @@ pub(crate) async fn tokens_delete(
         .await?
     {
         // Every cached token of the account: the cache is keyed by secret, not id.
-        state.access_cache.forget(&AccessChange {
-            seq: 0,
-            user: Some(caller.account.id),
-            board: None,
-        });
+        state.access_cache.forget(Some(caller.account.id), None);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::NotFound(format!("You have no token {token}.")))

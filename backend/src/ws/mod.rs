@@ -107,7 +107,7 @@ pub(crate) async fn ws_upgrade(
         AppError::BadRequest(format!("The query is not valid: {}", rejection.body_text()))
     })?;
     crate::origin::check(&headers, &state.ws.allowed_origins).map_err(AppError::ForbiddenOrigin)?;
-    let caller = live_caller(&headers, &state).await?;
+    let caller = crate::auth::optional_caller(&headers, &state).await?;
     let permit = acquire_permit(&state)?;
     state
         .lab
@@ -165,20 +165,4 @@ pub(crate) fn hello(state: &AppState, live: &Live) -> Utf8Bytes {
         store: state.store.identity().to_owned(),
         username: live.username(),
     })
-}
-
-/// Who opens a live session: a bearer token must be valid (401 otherwise); a session cookie that
-/// ended leaves the session anonymous (the clock still streams; subscribing says to sign in).
-pub(crate) async fn live_caller(
-    headers: &HeaderMap,
-    state: &AppState,
-) -> Result<Option<crate::auth::Caller>, AppError> {
-    match crate::auth::authenticate(headers, state).await {
-        Err(AppError::Unauthorized(_))
-            if !headers.contains_key(axum::http::header::AUTHORIZATION) =>
-        {
-            Ok(None)
-        }
-        other => other,
-    }
 }
