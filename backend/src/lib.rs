@@ -23,6 +23,7 @@ pub mod limits;
 pub mod live;
 pub mod operator;
 pub mod origin;
+pub mod pages;
 pub mod routes;
 pub mod security;
 pub mod serve;

@@ -25,6 +25,7 @@ use crate::lab::LabRegistry;
 use crate::limits::{self, Admission, ConnectionLimits};
 use crate::live::StoreAccess;
 use crate::routes::{self, health, static_files};
+use crate::state::Shared;
 use crate::wire::{self, CountingListener};
 use crate::write_limit::WriteLimit;
 use crate::writes::Writes;
@@ -165,7 +166,7 @@ impl Application {
             store.access_head().await?,
             shutdown.clone(),
         );
-        let state = AppState {
+        let state = AppState::new(Shared {
             access_cache,
             board_access: Arc::new(StoreAccess {
                 store: store.clone(),
@@ -198,7 +199,8 @@ impl Application {
             )),
             write_limit: WriteLimit::new(config.write_rate),
             lab: Arc::new(LabRegistry::default()),
-        };
+            pages: Default::default(),
+        });
         janitor::spawn(
             state.store.clone(),
             state.write_limit.clone(),

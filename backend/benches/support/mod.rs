@@ -15,9 +15,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `tasktick serve` on `database` with `extra` flags, and waits until it listens.
+    /// Starts `tasktick serve` on `database` with `extra` flags, and waits until it listens. The
+    /// binary is this build's, or `TASKTICK_BENCH_BINARY` (to compare with an older build).
     pub fn start(database: &str, extra: &[&str]) -> anyhow::Result<Self> {
-        let binary = env!("CARGO_BIN_EXE_tasktick");
+        let binary = std::env::var("TASKTICK_BENCH_BINARY")
+            .ok()
+            .filter(|b| !b.is_empty())
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_tasktick").to_owned());
+        let binary = binary.as_str();
         let mut command = if has_taskset() {
             let mut taskset = Command::new("taskset");
             taskset.args(["-c", "0", binary]);

@@ -3,6 +3,8 @@
 //! editors change; every change is published as a task event on the board's stream and records
 //! who made it.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,8 +18,9 @@ use shared::{
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
-use crate::conditional::{body_etag, cache_headers, if_match_versions, none_match_hits, task_etag};
+use crate::conditional::{cache_headers, if_match_versions, none_match_hits, task_etag};
 use crate::extract::{AppJson, AppPath, AppQuery};
+use crate::pages::ReadyPage;
 use crate::routes::boards::access;
 use crate::store::{Created, Guarded, IdempotencyKey, ListQuery};
 use crate::{AppError, AppState};
@@ -55,11 +58,6 @@ pub struct ListParams {
     /// Opaque position from a previous page's `next` link (empty: the first page).
     #[param(pattern = "^(c1\\.[0-9a-f]{1,15})?$")]
     cursor: Option<String>,
-}
-
-/// The opaque cursor: "after this task id". Clients pass it back as they got it.
-fn encode_cursor(after: TaskId) -> String {
-    format!("c1.{:x}", after.0)
 }
 
 fn decode_cursor(cursor: &str) -> Result<Option<TaskId>, AppError> {
@@ -126,41 +124,42 @@ pub(crate) async fn tasks_list(
         .map(decode_cursor)
         .transpose()?
         .flatten();
-    let page = state
-        .store
-        .list(
-            board,
-            ListQuery {
-                done: params.done,
-                after,
-                limit,
-            },
-        )
-        .await?;
-    let body = serde_json::to_vec(&page.tasks).map_err(|e| AppError::Encoding(e.to_string()))?;
-    let etag = body_etag(&body);
-    let mut response = if none_match_hits(&headers, &etag) {
+    let query = ListQuery {
+        done: params.done,
+        after,
+        limit,
+    };
+    let page = match state
+        .pages
+        .fresh(board, query, state.events.published(board))
+    {
+        Some(page) => page,
+        None => {
+            let page = state.store.list(board, query).await?;
+            let page = Arc::new(ReadyPage::render(board, query, page)?);
+            state.pages.keep(board, query, page.clone());
+            page
+        }
+    };
+    let etag = page.etag.to_str().expect("an ETag is visible ASCII");
+    let mut response = if none_match_hits(&headers, etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            page.body.clone(),
+        )
+            .into_response()
     };
     let response_headers = response.headers_mut();
-    response_headers.extend(cache_headers(&etag));
+    response_headers.insert(header::ETAG, page.etag.clone());
+    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response_headers.insert(SEQ_HEADER, page.seq.into());
     if let Ok(store) = HeaderValue::from_str(state.store.identity()) {
         response_headers.insert(STORE_HEADER, store);
     }
-    if let (true, Some(last)) = (page.has_more, page.tasks.last()) {
-        let mut next = format!(
-            "{}?limit={limit}&cursor={}",
-            tasks_path(board),
-            encode_cursor(last.id)
-        );
-        if let Some(done) = params.done {
-            next.push_str(&format!("&done={done}"));
-        }
-        let link = format!("<{next}>; rel=\"next\"");
-        response_headers.insert(header::LINK, link.parse().expect("the link is ASCII"));
+    if let Some(next) = &page.next {
+        response_headers.insert(header::LINK, next.clone());
     }
     Ok(response)
 }
@@ -468,6 +467,7 @@ fn not_found(id: TaskId) -> AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pages::encode_cursor;
 
     #[test]
     fn a_cursor_round_trips_an_empty_one_starts_over_and_a_forged_one_is_refused() {

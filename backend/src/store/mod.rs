@@ -562,7 +562,7 @@ fn trim_due(before: i64, after: i64, retention: NonZeroU32) -> Option<i64> {
 }
 
 /// Which page of which tasks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ListQuery {
     /// Only tasks with this `done`, if given.
     pub done: Option<bool>,

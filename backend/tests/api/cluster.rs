@@ -135,6 +135,33 @@ async fn every_client_of_every_instance_receives_every_event_once_in_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_read_on_one_instance_shows_a_change_made_on_another_with_its_seq() {
+    let database = fresh_database_on(&server_url()).await;
+    let (servers, _dir) = instances(&database, 2);
+    let team = team(&servers[0]).await;
+    let list = |server: &ServerProcess| team.http.get(server.url(&tasks_path(team.board))).send();
+    let seq_and_titles = |response: reqwest::Response| async move {
+        let seq: i64 = response.headers()[shared::SEQ_HEADER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let tasks: Vec<shared::Task> = response.json().await.unwrap();
+        (seq, tasks.into_iter().map(|t| t.title).collect::<Vec<_>>())
+    };
+    // Instance 1 reads (and keeps) the empty page; then instance 0 adds a task.
+    let (seq, titles) = seq_and_titles(list(&servers[1]).await.unwrap()).await;
+    assert_eq!((seq, titles.len()), (0, 0));
+    let mut live = follow(&servers[1], &team, Some(0)).await;
+    create(&team, &servers[0].url(""), "made on instance 0").await;
+
+    // Once instance 1's live clients have the change, so do its list reads.
+    assert_eq!(task_seqs_until(&mut live, 1).await, [1]);
+    let (seq, titles) = seq_and_titles(list(&servers[1]).await.unwrap()).await;
+    assert_eq!((seq, titles), (1, vec!["made on instance 0".to_owned()]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_of_a_killed_instance_resumes_on_another_without_missing_an_event() {
     const TOTAL: i64 = 30;
     let database = fresh_database_on(&server_url()).await;

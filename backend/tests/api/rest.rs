@@ -193,6 +193,56 @@ async fn an_unchanged_list_costs_a_304_and_any_change_changes_its_tag() {
     assert_ne!(etag(&changed), tag);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_list_read_during_writes_agrees_with_its_seq_and_shows_the_readers_own_writes() {
+    let app = spawn_app().await;
+    let path = format!("{}?limit=1000", app.tasks_path());
+    // Readers keep reading while writers create tasks: with creations only, a page that agrees
+    // with its seq holds exactly seq tasks (served from the store or from the kept page).
+    let read = |app: &TestApp| {
+        let request = app.owner_client.get(app.url(&path));
+        async move {
+            let response = request.send().await.unwrap();
+            let seq: usize = response.headers()[shared::SEQ_HEADER]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let tasks: Vec<Task> = response.json().await.unwrap();
+            assert_eq!(seq, tasks.len(), "a page and its seq disagree");
+            (seq, tasks)
+        }
+    };
+    let writers = (0..4).map(|w| {
+        let (app, read) = (&app, &read);
+        async move {
+            for i in 0..10 {
+                let created = app.create_task(&format!("writer {w} task {i}")).await;
+                let (_, tasks) = read(app).await;
+                assert!(
+                    tasks.iter().any(|t| t.id == created.id),
+                    "a writer does not see its own task"
+                );
+            }
+        }
+    });
+    let readers = (0..4).map(|_| {
+        let (app, read) = (&app, &read);
+        async move {
+            let mut last = 0;
+            while last < 40 {
+                let (seq, _) = read(app).await;
+                assert!(seq >= last, "a later read went back from {last} to {seq}");
+                last = seq;
+            }
+        }
+    });
+    tokio::join!(
+        futures_util::future::join_all(writers),
+        futures_util::future::join_all(readers)
+    );
+}
+
 #[tokio::test]
 async fn a_task_has_an_etag_that_changes_exactly_when_it_does() {
     let app = spawn_app().await;

@@ -1,12 +1,14 @@
-//! Benchmark: how many task creations (`POST /api/boards/{board}/tasks`) one instance answers, with group commit, on SQLite or
-//! PostgreSQL.
+//! Benchmark: how many REST requests one instance answers, on SQLite or PostgreSQL: task
+//! creations (`POST /api/boards/{board}/tasks`, group commit) or reads of a page of a board's list
+//! (`GET ...?limit=50`, plain or conditional).
 //!
-//! `cargo bench -p backend --bench writes -- [--postgres URL] [--connections 64] [--seconds 10]
-//! [--runs 3]`. Each run starts the real `tasktick` binary on a fresh database (a SQLite file, or a
-//! new database on the PostgreSQL server at URL), pinned to core 0 when `taskset` is there, while
-//! this process holds the connections from core 1. Every request is a new task, acknowledged only
-//! once durable. Prints requests per second and latency per run, then the medians. Numbers, not
-//! assertions: machines are noisy.
+//! `cargo bench -p backend --bench rest -- [--mode post|get|get-304] [--postgres URL]
+//! [--connections 64] [--seconds 10] [--runs 3]`. Each run starts the real `tasktick` binary on a
+//! fresh database (a SQLite file, or a new database on the PostgreSQL server at URL), pinned to
+//! core 0 when `taskset` is there, while this process holds the connections from core 1. A POST is
+//! a new task, acknowledged only once durable; the reads are of a board of 200 tasks, `get-304`
+//! with the page's `If-None-Match`. Prints requests per second and latency per run, then the
+//! medians. Numbers, not assertions: machines are noisy.
 
 // Shared by the benchmarks; each uses part of it.
 #[allow(dead_code)]
@@ -18,7 +20,19 @@ use support::{
     Server, bench_account, cpu_time, fresh_postgres_database, pin_this_process_to_core, signed_in,
 };
 
+/// What each request does.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Post,
+    Get,
+    GetNotModified,
+}
+
+/// Tasks on the board the reads read.
+const READ_BOARD_TASKS: usize = 200;
+
 struct Options {
+    mode: Mode,
     postgres: Option<String>,
     connections: usize,
     seconds: u64,
@@ -27,6 +41,7 @@ struct Options {
 
 fn options() -> anyhow::Result<Options> {
     let mut options = Options {
+        mode: Mode::Post,
         postgres: None,
         connections: 64,
         seconds: 10,
@@ -39,6 +54,14 @@ fn options() -> anyhow::Result<Options> {
                 .ok_or_else(|| anyhow::anyhow!("{arg} needs a value"))
         };
         match arg.as_str() {
+            "--mode" => {
+                options.mode = match value()?.as_str() {
+                    "post" => Mode::Post,
+                    "get" => Mode::Get,
+                    "get-304" => Mode::GetNotModified,
+                    other => anyhow::bail!("unknown mode {other} (post, get or get-304)"),
+                }
+            }
             "--postgres" => options.postgres = Some(value()?),
             "--connections" => options.connections = value()?.parse()?,
             "--seconds" => options.seconds = value()?.parse()?,
@@ -61,8 +84,13 @@ fn main() -> anyhow::Result<()> {
     } else {
         "SQLite"
     };
+    let what = match options.mode {
+        Mode::Post => "POST of a task".to_owned(),
+        Mode::Get => format!("GET of 50 of {READ_BOARD_TASKS} tasks"),
+        Mode::GetNotModified => format!("GET of 50 of {READ_BOARD_TASKS} tasks, If-None-Match"),
+    };
     println!(
-        "POST of a task on {store}, {} connections, {} s per run",
+        "{what} on {store}, {} connections, {} s per run",
         options.connections, options.seconds
     );
     let mut results = Vec::new();
@@ -109,12 +137,24 @@ async fn one_run(options: &Options, run: usize) -> anyhow::Result<RunResult> {
     let server = Server::start(&database, &[])?;
     let (cookie, board) = bench_account(&server.url("")).await?;
     let url = server.url(&shared::tasks_path(board));
+    let mode = options.mode;
+    let mut etag = String::new();
+    if mode != Mode::Post {
+        let http = signed_in(&cookie)?;
+        for i in 0..READ_BOARD_TASKS {
+            let body = format!(r#"{{"title":"task {i}"}}"#);
+            let response = http.post(&url).header("content-type", "application/json");
+            anyhow::ensure!(response.body(body).send().await?.status() == 201);
+        }
+        let page = http.get(format!("{url}?limit=50")).send().await?;
+        etag = page.headers()["etag"].to_str()?.to_owned();
+    }
     let started = Instant::now();
     let cpu_before = (cpu_time(server.child.id()), cpu_time(std::process::id()));
     let deadline = Instant::now() + Duration::from_secs(options.seconds);
     let warm_until = Instant::now() + Duration::from_secs(1);
     let clients = (0..options.connections).map(|c| {
-        let (url, cookie) = (url.clone(), cookie.clone());
+        let (url, cookie, etag) = (url.clone(), cookie.clone(), etag.clone());
         tokio::spawn(async move {
             // One client per connection: each holds exactly one keep-alive connection.
             let http = signed_in(&cookie)?;
@@ -122,13 +162,26 @@ async fn one_run(options: &Options, run: usize) -> anyhow::Result<RunResult> {
             let mut i = 0;
             while Instant::now() < deadline {
                 let sent = Instant::now();
-                let response = http
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(format!(r#"{{"title":"connection {c} task {i}"}}"#))
-                    .send()
-                    .await?;
-                anyhow::ensure!(response.status() == 201, "answered {}", response.status());
+                let (request, expected) = match mode {
+                    Mode::Post => (
+                        http.post(&url)
+                            .header("content-type", "application/json")
+                            .body(format!(r#"{{"title":"connection {c} task {i}"}}"#)),
+                        201,
+                    ),
+                    Mode::Get => (http.get(format!("{url}?limit=50")), 200),
+                    Mode::GetNotModified => (
+                        http.get(format!("{url}?limit=50"))
+                            .header("if-none-match", &etag),
+                        304,
+                    ),
+                };
+                let response = request.send().await?;
+                anyhow::ensure!(
+                    response.status() == expected,
+                    "answered {}",
+                    response.status()
+                );
                 response.bytes().await?;
                 if sent >= warm_until {
                     latencies.push(sent.elapsed());
