@@ -1,5 +1,8 @@
 //! The transport lab's meters: for each lab run, one [`LaneMeter`] per transport, filled by the
-//! connections that name the run (see [`crate::wire`]).
+//! connections that name the run (see [`crate::wire`]). One layer, [`meter`], finds the lab's
+//! requests (`?lab=RUN` on the clock, the event stream or the WebSocket) and attributes their
+//! connections; the routes themselves know nothing of the lab, and every other request passes
+//! through with one path comparison.
 //!
 //! Runs are named by browsers, so the registry is bounded: beyond [`MAX_RUNS`] the oldest run is
 //! forgotten.
@@ -10,6 +13,13 @@ use std::sync::{Arc, Mutex};
 
 use shared::{LabReport, LabRun, LaneReport, Transport};
 
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::{Query, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde::Deserialize;
+
+use crate::AppState;
 use crate::wire::{ConnectionWire, LaneMeter};
 
 /// Most runs remembered at once.
@@ -102,6 +112,37 @@ impl LabRegistry {
     }
 }
 
+/// The lab's part of a query; the route itself checks the whole query.
+#[derive(Deserialize)]
+struct LabQuery {
+    lab: Option<LabRun>,
+}
+
+/// The transport a lab request measures, by its path.
+fn transport_of(path: &str) -> Option<Transport> {
+    match path {
+        shared::WS_PATH => Some(Transport::WebSocket),
+        shared::EVENTS_PATH => Some(Transport::Sse),
+        shared::CLOCK_PATH => Some(Transport::Polling),
+        _ => None,
+    }
+}
+
+/// Middleware: counts a lab request, and its connection from then on, in its run's lane.
+pub async fn meter(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let measured = transport_of(request.uri().path()).and_then(|transport| {
+        let Query(query) = Query::<LabQuery>::try_from_uri(request.uri()).ok()?;
+        Some((query.lab?, transport))
+    });
+    if let Some((run, transport)) = measured {
+        let wire = request.extensions().get::<ConnectInfo<ConnectionWire>>();
+        state
+            .lab
+            .count(wire.map(|ConnectInfo(wire)| wire), Some(&run), transport);
+    }
+    next.run(request).await
+}
+
 fn index(transport: Transport) -> usize {
     match transport {
         Transport::WebSocket => 0,
@@ -116,6 +157,14 @@ mod tests {
 
     fn run(name: &str) -> LabRun {
         LabRun::parse(name).unwrap()
+    }
+
+    #[test]
+    fn only_the_lab_s_transports_are_measured() {
+        assert_eq!(transport_of("/ws"), Some(Transport::WebSocket));
+        assert_eq!(transport_of("/api/events"), Some(Transport::Sse));
+        assert_eq!(transport_of("/api/clock"), Some(Transport::Polling));
+        assert_eq!(transport_of("/api/boards/1/tasks"), None);
     }
 
     #[test]

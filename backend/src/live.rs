@@ -24,10 +24,34 @@ use crate::ws::clock::encode;
 /// Most events replayed to a resuming subscriber; one further behind reloads instead (`resync`).
 pub const MAX_REPLAY: u32 = 10_000;
 
+/// One message for the client: JSON text, encoded once and shared, and the `seq` when it is a task
+/// event (an event stream sends that as the event's `id:`, so that a reconnect resumes after it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub text: Utf8Bytes,
+    pub seq: Option<i64>,
+}
+
+impl Outgoing {
+    /// A message that is not a task event.
+    pub fn notice(text: Utf8Bytes) -> Self {
+        Self { text, seq: None }
+    }
+}
+
+impl From<&ServerMsg> for Outgoing {
+    fn from(message: &ServerMsg) -> Self {
+        Self {
+            text: encode(message),
+            seq: message.seq().map(|(_, seq)| seq),
+        }
+    }
+}
+
 /// A subscription that began: what to send first, and the `seq` it covers.
 #[derive(Debug)]
 pub struct Opened {
-    pub messages: Vec<Utf8Bytes>,
+    pub messages: Vec<Outgoing>,
     pub seq: i64,
 }
 
@@ -79,17 +103,20 @@ impl Live {
 
     /// The message to send for a hub event, if this session follows its board and has not sent
     /// it yet (a replay may have covered it).
-    pub fn event(&mut self, event: &Event) -> Option<Utf8Bytes> {
+    pub fn event(&mut self, event: &Event) -> Option<Outgoing> {
         let sent = self.following.get_mut(&event.board)?;
         if event.seq <= *sent {
             return None;
         }
         *sent = event.seq;
-        Some(event.text.clone())
+        Some(Outgoing {
+            text: event.text.clone(),
+            seq: event.is_task_event.then_some(event.seq),
+        })
     }
 
     /// Follows `board` (again): `subscribed` and the replay, or `unsubscribed` with the reason.
-    pub async fn subscribe(&mut self, board: BoardId, since: Option<i64>) -> Vec<Utf8Bytes> {
+    pub async fn subscribe(&mut self, board: BoardId, since: Option<i64>) -> Vec<Outgoing> {
         self.try_subscribe(board, since)
             .await
             .unwrap_or_else(|reason| vec![ended(board, reason)])
@@ -101,7 +128,7 @@ impl Live {
         &mut self,
         board: BoardId,
         since: Option<i64>,
-    ) -> Result<Vec<Utf8Bytes>, EndReason> {
+    ) -> Result<Vec<Outgoing>, EndReason> {
         match self.access.open(self.caller.as_ref(), board, since).await {
             Ok(opened) => {
                 self.following.insert(board, opened.seq);
@@ -114,14 +141,14 @@ impl Live {
         }
     }
 
-    pub fn unsubscribe(&mut self, board: BoardId) -> Vec<Utf8Bytes> {
+    pub fn unsubscribe(&mut self, board: BoardId) -> Vec<Outgoing> {
         self.following.remove(&board);
         vec![ended(board, EndReason::Requested)]
     }
 
     /// The session fell behind the hub: every board it follows must reload.
-    pub fn lagged(&self, missed: u64) -> Vec<Utf8Bytes> {
-        vec![encode(&ServerMsg::Resync {
+    pub fn lagged(&self, missed: u64) -> Vec<Outgoing> {
+        vec![Outgoing::from(&ServerMsg::Resync {
             board: None,
             reason: format!("this connection fell {missed} events behind"),
         })]
@@ -129,7 +156,7 @@ impl Live {
 
     /// Acts on an access change (`None`: some were missed, so any might apply): re-checks when it
     /// may concern this session, and ends what no longer holds.
-    pub async fn access_changed(&mut self, change: Option<&AccessChange>) -> Vec<Utf8Bytes> {
+    pub async fn access_changed(&mut self, change: Option<&AccessChange>) -> Vec<Outgoing> {
         let Some(caller) = &self.caller else {
             return Vec::new();
         };
@@ -160,8 +187,8 @@ impl Live {
     }
 }
 
-fn ended(board: BoardId, reason: EndReason) -> Utf8Bytes {
-    encode(&ServerMsg::Unsubscribed { board, reason })
+fn ended(board: BoardId, reason: EndReason) -> Outgoing {
+    Outgoing::from(&ServerMsg::Unsubscribed { board, reason })
 }
 
 /// [`BoardAccess`] backed by the store and this instance's event hub.
@@ -187,9 +214,9 @@ impl BoardAccess for StoreAccess {
                 return Err(EndReason::Unavailable);
             }
         }
-        let subscribed = |seq| encode(&ServerMsg::Subscribed { board, seq });
+        let subscribed = |seq| Outgoing::from(&ServerMsg::Subscribed { board, seq });
         let resync = |reason| {
-            encode(&ServerMsg::Resync {
+            Outgoing::from(&ServerMsg::Resync {
                 board: Some(board),
                 reason,
             })
@@ -213,7 +240,11 @@ impl BoardAccess for StoreAccess {
         Ok(match replay {
             Replay::Events { head, events } if events.last().is_none_or(|e| e.seq == head) => {
                 let mut messages = vec![subscribed(head)];
-                messages.extend(events.iter().map(|event| encode(&event.to_message())));
+                messages.extend(
+                    events
+                        .iter()
+                        .map(|event| Outgoing::from(&event.to_message())),
+                );
                 opened(messages, head)
             }
             Replay::Events { head, .. } => {
@@ -253,7 +284,7 @@ impl BoardAccess for StoreAccess {
     }
 }
 
-fn opened(messages: Vec<Utf8Bytes>, seq: i64) -> Opened {
+fn opened(messages: Vec<Outgoing>, seq: i64) -> Opened {
     Opened { messages, seq }
 }
 
@@ -288,7 +319,7 @@ mod tests {
                 return Err(EndReason::NotFound);
             }
             Ok(opened(
-                vec![encode(&ServerMsg::Subscribed { board, seq: 10 })],
+                vec![Outgoing::from(&ServerMsg::Subscribed { board, seq: 10 })],
                 10,
             ))
         }
@@ -322,10 +353,10 @@ mod tests {
         }
     }
 
-    fn parsed(messages: &[Utf8Bytes]) -> Vec<ServerMsg> {
+    fn parsed(messages: &[Outgoing]) -> Vec<ServerMsg> {
         messages
             .iter()
-            .map(|m| serde_json::from_str(m).unwrap())
+            .map(|m| serde_json::from_str(&m.text).unwrap())
             .collect()
     }
 
@@ -356,7 +387,13 @@ mod tests {
             None,
             "covered by the subscription"
         );
-        assert_eq!(live.event(&event(BOARD, 11)).as_deref(), Some("7:11"));
+        assert_eq!(
+            live.event(&event(BOARD, 11)),
+            Some(Outgoing {
+                text: "7:11".into(),
+                seq: Some(11)
+            })
+        );
         assert_eq!(live.event(&event(BoardId(8), 12)), None, "another board");
         live.unsubscribe(BOARD);
         assert_eq!(live.event(&event(BOARD, 12)), None);
@@ -455,5 +492,63 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn every_kind_of_task_event_carries_its_seq_and_nothing_else_does() {
+        let task = shared::Task {
+            id: shared::TaskId(5),
+            title: "t".into(),
+            done: false,
+            created_at: Default::default(),
+            version: 1,
+            created_by: Some("ada".into()),
+            updated_by: None,
+        };
+        let board = BOARD;
+        let cases = [
+            (
+                ServerMsg::TaskCreated {
+                    board,
+                    seq: 12,
+                    task: task.clone(),
+                },
+                Some(12),
+            ),
+            (
+                ServerMsg::TaskUpdated {
+                    board,
+                    seq: 13,
+                    task,
+                },
+                Some(13),
+            ),
+            (
+                ServerMsg::TaskDeleted {
+                    board,
+                    seq: 14,
+                    id: shared::TaskId(5),
+                },
+                Some(14),
+            ),
+            (ServerMsg::Subscribed { board, seq: 9 }, None),
+            (
+                ServerMsg::Resync {
+                    board: Some(board),
+                    reason: "r".into(),
+                },
+                None,
+            ),
+            (
+                ServerMsg::Unsubscribed {
+                    board,
+                    reason: EndReason::Revoked,
+                },
+                None,
+            ),
+        ];
+        for (message, expected) in cases {
+            assert_eq!(Outgoing::from(&message).seq, expected, "{message:?}");
+        }
     }
 }

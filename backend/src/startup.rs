@@ -45,8 +45,9 @@ pub fn app(state: AppState, static_dir: &std::path::Path, read_timeout: Duration
         )
         .merge(ws::router())
         .merge(health::router())
-        .with_state(state)
+        .with_state(state.clone())
         .fallback_service(static_files::router(static_dir))
+        .layer(middleware::from_fn_with_state(state, crate::lab::meter))
         .layer(middleware::from_fn(wire::track_requests));
     let [nosniff, referrer, frames, policy] = security::layers();
     router

@@ -3,31 +3,29 @@
 //! board's task events for its members (a subscription that cannot be changed, so it is made by
 //! the query and refused with an HTTP status; a revocation ends the stream).
 //!
-//! The same connection loop drives it (see `ws::connection`): a sink turns each message into an
-//! SSE event (`id:` = `seq` for task events, so the browser's automatic reconnect sends
-//! `Last-Event-ID` and resumes without loss), the server's pings become keep-alive comments, and a
-//! close becomes a final `close` event.
+//! The same connection loop drives it (see `ws::connection`): a sink turns each frame into an
+//! SSE event (`id:` = the frame's `seq` for task events, so the browser's automatic reconnect
+//! sends `Last-Event-ID` and resumes without loss), the server's pings become keep-alive comments,
+//! and a close becomes a final `close` event.
 
 use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::ws::Message;
-use axum::extract::{Extension, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, Sse};
 use axum::routing::get;
 use futures_util::SinkExt;
 use serde::Deserialize;
-use shared::{BoardId, EndReason, LabRun, Problem, ServerMsg, Transport};
+use shared::{BoardId, EndReason, LabRun, Problem, ServerMsg};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::PollSender;
 use utoipa::IntoParams;
 
 use crate::extract::AppQuery;
 use crate::live::Live;
-use crate::wire::ConnectionWire;
-use crate::ws::connection::{self, Session, Timing};
+use crate::ws::connection::{self, Frame, Session, Timing};
 use crate::ws::{SEND_TIMEOUT, acquire_permit, hello};
 use crate::{AppError, AppState};
 
@@ -54,6 +52,10 @@ pub struct EventsQuery {
     since: Option<i64>,
     /// Count this stream's bytes in the Server-Sent Events lane of this lab run.
     #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9_-]{1,40}$")]
+    #[allow(
+        dead_code,
+        reason = "read by `lab::meter`; here it is checked and documented"
+    )]
     lab: Option<LabRun>,
 }
 
@@ -83,7 +85,6 @@ pub struct EventsQuery {
 )]
 pub(crate) async fn events_stream(
     State(state): State<AppState>,
-    wire: Option<Extension<ConnectionWire>>,
     AppQuery(query): AppQuery<EventsQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<ReceiverStream<Result<Event, Infallible>>>, AppError> {
@@ -101,9 +102,6 @@ pub(crate) async fn events_stream(
     };
     let caller = crate::auth::optional_caller(&headers, &state).await?;
     let permit = acquire_permit(&state)?;
-    state
-        .lab
-        .count(wire.as_deref(), query.lab.as_ref(), Transport::Sse);
     // Hear every event before the subscription reads the store, so none falls in between.
     let events = state.events.subscribe();
     let access = state.access.subscribe();
@@ -131,10 +129,10 @@ pub(crate) async fn events_stream(
         },
     };
     let (sender, receiver) = tokio::sync::mpsc::channel(QUEUE);
-    let sink = PollSender::new(sender).with(|message: Message| async move {
-        Ok::<_, tokio_util::sync::PollSendError<Result<Event, Infallible>>>(Ok(to_event(message)))
+    let sink = PollSender::new(sender).with(|frame: Frame| async move {
+        Ok::<_, tokio_util::sync::PollSendError<Result<Event, Infallible>>>(Ok(to_event(frame)))
     });
-    let client = futures_util::stream::pending::<Result<Message, Infallible>>();
+    let client = futures_util::stream::pending::<Result<axum::extract::ws::Message, Infallible>>();
     state.connections.spawn(async move {
         connection::serve(Box::pin(sink), client, session).await;
         drop(permit);
@@ -155,97 +153,18 @@ fn refusal(board: BoardId, reason: EndReason) -> AppError {
     }
 }
 
-/// One connection-loop message as an SSE event.
-fn to_event(message: Message) -> Event {
-    match message {
-        Message::Text(text) => {
-            let event = Event::default().data(text.as_str());
-            match task_event_seq(&text) {
+/// The event stream adapter: one connection-loop frame as an SSE event.
+fn to_event(frame: Frame) -> Event {
+    match frame {
+        Frame::Message(message) => {
+            let event = Event::default().data(message.text.as_str());
+            match message.seq {
                 Some(seq) => event.id(seq.to_string()),
                 None => event,
             }
         }
-        Message::Close(frame) => Event::default()
-            .event("close")
-            .data(frame.map(|f| f.reason.to_string()).unwrap_or_default()),
+        Frame::Close(frame) => Event::default().event("close").data(frame.reason.as_str()),
         // The loop's pings keep intermediaries from timing the stream out.
-        _ => Event::default().comment(""),
-    }
-}
-
-/// The `seq` of a task event, read from the front of its JSON without parsing the rest: the
-/// encoder writes the tag first and `seq` right after it (a unit test pins this down).
-fn task_event_seq(json: &str) -> Option<i64> {
-    let rest = json.strip_prefix(r#"{"type":"task_"#)?;
-    let (_, after) = rest.split_once(r#","seq":"#)?;
-    let digits = after.split(|c: char| !c.is_ascii_digit()).next()?;
-    digits.parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use shared::{ServerMsg, Task, TaskId};
-
-    use super::*;
-    use crate::ws::clock::encode;
-
-    #[test]
-    fn the_seq_is_read_from_every_kind_of_task_event_and_nothing_else() {
-        let task = Task {
-            id: TaskId(5),
-            title: "t".into(),
-            done: false,
-            created_at: Default::default(),
-            version: 1,
-            created_by: Some("ada".into()),
-            updated_by: None,
-        };
-        let board = BoardId(3);
-        let cases = [
-            (
-                ServerMsg::TaskCreated {
-                    board,
-                    seq: 12,
-                    task: task.clone(),
-                },
-                Some(12),
-            ),
-            (
-                ServerMsg::TaskUpdated {
-                    board,
-                    seq: 13,
-                    task,
-                },
-                Some(13),
-            ),
-            (
-                ServerMsg::TaskDeleted {
-                    board,
-                    seq: 14,
-                    id: TaskId(5),
-                },
-                Some(14),
-            ),
-            (
-                ServerMsg::Hello {
-                    protocol: 1,
-                    server_time_ms: 0,
-                    store: "s".into(),
-                    username: None,
-                },
-                None,
-            ),
-            (ServerMsg::Subscribed { board, seq: 9 }, None),
-            (
-                ServerMsg::Resync {
-                    board: Some(board),
-                    reason: "r".into(),
-                },
-                None,
-            ),
-        ];
-        for (message, expected) in cases {
-            assert_eq!(task_event_seq(&encode(&message)), expected, "{message:?}");
-        }
+        Frame::Ping => Event::default().comment(""),
     }
 }

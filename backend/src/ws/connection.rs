@@ -3,8 +3,10 @@
 //! on access changes, keep the connection alive with pings, and close with a code that says why.
 //! The event stream (SSE) runs the same loop behind its own adapter.
 //!
-//! Written over any `Sink`/`Stream` of messages rather than axum's socket type, so the unit tests
-//! below drive it with in-memory channels and a paused clock.
+//! Written over any `Sink` of [`Frame`]s and `Stream` of messages rather than axum's socket type:
+//! each transport is a thin adapter (the WebSocket turns a frame into a WebSocket message, the
+//! event stream into an SSE event whose `id` is the frame's `seq`), and the unit tests below drive
+//! the loop with in-memory channels and a paused clock.
 
 use std::convert::Infallible;
 use std::fmt::Display;
@@ -18,9 +20,9 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
 
-use super::clock::{TickFeed, encode};
+use super::clock::TickFeed;
 use crate::events::Event;
-use crate::live::Live;
+use crate::live::{Live, Outgoing};
 use crate::store::accounts::AccessChange;
 
 /// WebSocket close reasons are limited to 123 bytes of UTF-8.
@@ -40,10 +42,30 @@ pub struct Timing {
     pub close_spread: Duration,
 }
 
+/// What the loop sends, whatever the transport carries it as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    Message(Outgoing),
+    /// A keep-alive (a WebSocket ping, an SSE comment).
+    Ping,
+    /// The last frame: why the server ends the connection.
+    Close(CloseFrame),
+}
+
+impl From<Frame> for Message {
+    fn from(frame: Frame) -> Self {
+        match frame {
+            Frame::Message(message) => Message::Text(message.text),
+            Frame::Ping => Message::Ping(Default::default()),
+            Frame::Close(frame) => Message::Close(Some(frame)),
+        }
+    }
+}
+
 /// Everything one connection needs, prepared before the upgrade.
 pub struct Session {
     /// Sent first, in order: `hello`, and for an event stream its subscription and replay.
-    pub prelude: Vec<Utf8Bytes>,
+    pub prelude: Vec<Outgoing>,
     /// Who the session is and the boards it follows.
     pub live: Live,
     pub events: broadcast::Receiver<Event>,
@@ -107,7 +129,7 @@ enum Ending {
 /// Runs one connection until the peer leaves, misbehaves, goes silent, or the server shuts down.
 pub async fn serve<S, R, E>(mut sink: S, mut stream: R, session: Session)
 where
-    S: Sink<Message> + Unpin,
+    S: Sink<Frame> + Unpin,
     R: Stream<Item = Result<Message, E>> + Unpin,
     E: ReadError,
 {
@@ -120,9 +142,8 @@ where
         shutdown,
         timing,
     } = session;
-    for text in prelude {
-        let sent = timeout(timing.send_timeout, sink.send(Message::Text(text))).await;
-        if !matches!(sent, Ok(Ok(()))) {
+    for message in prelude {
+        if !send(&mut sink, Frame::Message(message), timing).await {
             return;
         }
     }
@@ -133,7 +154,7 @@ where
 
     let ending = 'connection: loop {
         // Each arm yields what to send, if anything; sending happens once, below.
-        let outgoing: Vec<Utf8Bytes> = tokio::select! {
+        let outgoing: Vec<Outgoing> = tokio::select! {
             // Shutdown first: a busy connection must still say goodbye promptly.
             biased;
             () = shutdown.cancelled() => break Ending::Restart,
@@ -155,7 +176,7 @@ where
                 Some(Ok(message)) => {
                     deadline = Instant::now() + timing.idle_timeout;
                     match read(message) {
-                        Ok(Some(ClientMsg::Ping { client_time_ms })) => vec![encode(&ServerMsg::Pong {
+                        Ok(Some(ClientMsg::Ping { client_time_ms })) => vec![Outgoing::from(&ServerMsg::Pong {
                             client_time_ms,
                             server_time_ms: Utc::now().timestamp_millis(),
                         })],
@@ -183,19 +204,19 @@ where
             },
             changed = ticks.changed() => match changed {
                 // Only the shared JSON is cloned (a reference count), never the tick's text.
-                Ok(()) => ticks.borrow_and_update().as_ref().map(|tick| tick.json.clone()).into_iter().collect(),
+                Ok(()) => ticks.borrow_and_update().as_ref().map(|tick| Outgoing::notice(tick.json.clone())).into_iter().collect(),
                 Err(_) => break Ending::Close(close_code::AWAY, "server is shutting down".into()),
             },
             () = sleep_until(next_ping) => {
                 next_ping = Instant::now() + timing.ping_interval;
-                if !send(&mut sink, Message::Ping(Default::default()), timing).await {
+                if !send(&mut sink, Frame::Ping, timing).await {
                     break Ending::PeerGone;
                 }
                 Vec::new()
             }
         };
-        for text in outgoing {
-            if !send(&mut sink, Message::Text(text), timing).await {
+        for message in outgoing {
+            if !send(&mut sink, Frame::Message(message), timing).await {
                 // The peer's socket accepted nothing for the whole timeout, or is gone.
                 break 'connection Ending::PeerGone;
             }
@@ -221,16 +242,16 @@ where
             code,
             reason: truncate(reason, MAX_CLOSE_REASON_BYTES),
         };
-        let _ = timeout(timing.send_timeout, sink.send(Message::Close(Some(frame)))).await;
+        let _ = timeout(timing.send_timeout, sink.send(Frame::Close(frame))).await;
     }
     // Flushes anything queued, including the automatic reply to a peer's close frame.
     let _ = timeout(timing.send_timeout, sink.close()).await;
 }
 
-/// Sends one message within the send timeout; whether it went out.
-async fn send<S: Sink<Message> + Unpin>(sink: &mut S, message: Message, timing: Timing) -> bool {
+/// Sends one frame within the send timeout; whether it went out.
+async fn send<S: Sink<Frame> + Unpin>(sink: &mut S, frame: Frame, timing: Timing) -> bool {
     matches!(
-        timeout(timing.send_timeout, sink.send(message)).await,
+        timeout(timing.send_timeout, sink.send(frame)).await,
         Ok(Ok(()))
     )
 }
@@ -298,7 +319,7 @@ mod tests {
     /// the client would receive.
     struct Harness {
         to_server: mpsc::UnboundedSender<Result<Message, Infallible>>,
-        from_server: mpsc::UnboundedReceiver<Message>,
+        from_server: mpsc::UnboundedReceiver<Frame>,
         ticks: watch::Sender<Option<Tick>>,
         events: broadcast::Sender<Event>,
         /// Kept open: a closed access channel means shutdown to the loop.
@@ -355,7 +376,10 @@ mod tests {
         live.subscribe(BOARD, None).await;
         let (access, access_changes) = broadcast::channel(1);
         let session = Session {
-            prelude: vec!["hello".into(), "replayed".into()],
+            prelude: vec![
+                Outgoing::notice("hello".into()),
+                Outgoing::notice("replayed".into()),
+            ],
             live,
             events: receiver,
             access: access_changes,
@@ -380,38 +404,47 @@ mod tests {
     }
 
     impl Harness {
-        async fn next(&mut self) -> Message {
+        async fn next(&mut self) -> Frame {
             tokio::time::timeout(Duration::from_secs(600), self.from_server.next())
                 .await
                 .expect("a message in time")
                 .expect("the connection is still open")
         }
 
-        /// The next message that is not a WebSocket ping.
-        async fn next_data(&mut self) -> Message {
+        /// The next frame that is not a keep-alive.
+        async fn next_data(&mut self) -> Frame {
             loop {
                 match self.next().await {
-                    Message::Ping(_) => continue,
+                    Frame::Ping => continue,
                     other => return other,
                 }
             }
         }
 
-        async fn next_server_msg(&mut self) -> ServerMsg {
+        /// The next message (past keep-alives).
+        async fn next_message(&mut self) -> Outgoing {
             match self.next_data().await {
-                Message::Text(text) => serde_json::from_str(&text).unwrap(),
-                other => panic!("expected text, got {other:?}"),
+                Frame::Message(message) => message,
+                other => panic!("expected a message, got {other:?}"),
             }
         }
 
+        async fn next_text(&mut self) -> String {
+            self.next_message().await.text.to_string()
+        }
+
+        async fn next_server_msg(&mut self) -> ServerMsg {
+            serde_json::from_str(&self.next_text().await).unwrap()
+        }
+
         async fn skip_prelude(&mut self) {
-            assert_eq!(self.next().await, Message::Text("hello".into()));
-            assert_eq!(self.next().await, Message::Text("replayed".into()));
+            assert_eq!(self.next_text().await, "hello");
+            assert_eq!(self.next_text().await, "replayed");
         }
 
         async fn next_close(&mut self) -> CloseFrame {
             match self.next_data().await {
-                Message::Close(Some(frame)) => frame,
+                Frame::Close(frame) => frame,
                 other => panic!("expected a close frame, got {other:?}"),
             }
         }
@@ -443,8 +476,22 @@ mod tests {
             conn.events.send(event(seq)).unwrap();
         }
 
-        assert_eq!(conn.next_data().await, Message::Text("event 6".into()));
-        assert_eq!(conn.next_data().await, Message::Text("event 7".into()));
+        assert_eq!(conn.next_text().await, "event 6");
+        assert_eq!(conn.next_text().await, "event 7");
+    }
+
+    #[tokio::test]
+    async fn a_task_event_goes_out_with_its_seq() {
+        let mut conn = start().await;
+        conn.skip_prelude().await;
+        conn.events.send(event(1)).unwrap();
+        assert_eq!(
+            conn.next_message().await,
+            Outgoing {
+                text: "event 1".into(),
+                seq: Some(1)
+            }
+        );
     }
 
     #[tokio::test]
@@ -456,8 +503,8 @@ mod tests {
             panic!("expected resync");
         };
         assert!(reason.contains("3 events behind"), "{reason}");
-        assert_eq!(conn.next_data().await, Message::Text("event 4".into()));
-        assert_eq!(conn.next_data().await, Message::Text("event 5".into()));
+        assert_eq!(conn.next_text().await, "event 4");
+        assert_eq!(conn.next_text().await, "event 5");
     }
 
     #[tokio::test]
@@ -465,7 +512,11 @@ mod tests {
         let mut conn = start().await;
         conn.skip_prelude().await;
         conn.ticks.send_replace(Some(tick("fresh tick")));
-        assert_eq!(conn.next_data().await, Message::Text("fresh tick".into()));
+        assert_eq!(
+            conn.next_message().await,
+            Outgoing::notice("fresh tick".into()),
+            "a tick carries no seq"
+        );
     }
 
     #[tokio::test]
@@ -503,9 +554,9 @@ mod tests {
         conn.skip_prelude().await;
         let started = Instant::now();
 
-        assert!(matches!(conn.next().await, Message::Ping(_)));
+        assert_eq!(conn.next().await, Frame::Ping);
         assert_eq!(started.elapsed(), TIMING.ping_interval);
-        assert!(matches!(conn.next().await, Message::Ping(_)));
+        assert_eq!(conn.next().await, Frame::Ping);
         assert_eq!(started.elapsed(), TIMING.ping_interval * 2);
     }
 
@@ -535,7 +586,7 @@ mod tests {
 
         while started.elapsed() < TIMING.idle_timeout * 3 {
             match conn.next().await {
-                Message::Ping(_) => conn.say(Message::Pong(Default::default())),
+                Frame::Ping => conn.say(Message::Pong(Default::default())),
                 other => panic!("unexpected {other:?}"),
             }
         }
@@ -572,7 +623,7 @@ mod tests {
         accepted: usize,
     }
 
-    impl Sink<Message> for StuckSink {
+    impl Sink<Frame> for StuckSink {
         type Error = Infallible;
 
         fn poll_ready(
@@ -586,7 +637,7 @@ mod tests {
             }
         }
 
-        fn start_send(mut self: std::pin::Pin<&mut Self>, _: Message) -> Result<(), Infallible> {
+        fn start_send(mut self: std::pin::Pin<&mut Self>, _: Frame) -> Result<(), Infallible> {
             self.accepted += 1;
             Ok(())
         }
@@ -615,7 +666,7 @@ mod tests {
         live.subscribe(BOARD, None).await;
         let (_access, access_changes) = broadcast::channel(1);
         let session = Session {
-            prelude: vec!["hello".into()],
+            prelude: vec![Outgoing::notice("hello".into())],
             live,
             events: receiver,
             access: access_changes,

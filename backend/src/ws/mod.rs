@@ -7,23 +7,21 @@ pub mod connection;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::ws::{Utf8Bytes, WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
-use axum::extract::{Extension, Query, State};
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use shared::ws::{MAX_CLIENT_MESSAGE_BYTES, PROTOCOL_VERSION};
-use shared::{LabRun, Problem, ServerMsg, Transport};
+use shared::{LabRun, Problem, ServerMsg};
 
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::live::Live;
-use crate::wire::ConnectionWire;
+use crate::live::{Live, Outgoing};
 use crate::{AppError, AppState};
-use clock::encode;
-use connection::{Session, Timing};
+use connection::{Frame, Session, Timing};
 
 /// Read buffer per connection. axum's default (128 KiB) times many thousand mostly idle connections
 /// would cost gigabytes; client messages are tiny, so a few KiB suffice.
@@ -59,6 +57,10 @@ pub fn router() -> Router<AppState> {
 pub struct WsQuery {
     /// Count this connection's bytes in the WebSocket lane of this lab run.
     #[param(value_type = Option<String>, pattern = "^[A-Za-z0-9_-]{1,40}$")]
+    #[allow(
+        dead_code,
+        reason = "read by `lab::meter`; here it is checked and documented"
+    )]
     lab: Option<LabRun>,
 }
 
@@ -95,7 +97,6 @@ pub struct WsQuery {
 pub(crate) async fn ws_upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
-    wire: Option<Extension<ConnectionWire>>,
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
@@ -103,15 +104,12 @@ pub(crate) async fn ws_upgrade(
     if state.ws.disabled {
         return Err(AppError::WebSocketDisabled);
     }
-    let Query(query) = query.map_err(|rejection| {
+    let Query(_) = query.map_err(|rejection| {
         AppError::BadRequest(format!("The query is not valid: {}", rejection.body_text()))
     })?;
     crate::origin::check(&headers, &state.ws.allowed_origins).map_err(AppError::ForbiddenOrigin)?;
     let caller = crate::auth::optional_caller(&headers, &state).await?;
     let permit = acquire_permit(&state)?;
-    state
-        .lab
-        .count(wire.as_deref(), query.lab.as_ref(), Transport::WebSocket);
 
     let live = Live::new(caller, state.board_access.clone());
     let session = Session {
@@ -139,6 +137,9 @@ pub(crate) async fn ws_upgrade(
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
         .on_upgrade(move |socket| {
             let (sink, stream) = socket.split();
+            // The WebSocket adapter: a frame is one WebSocket message.
+            let sink =
+                sink.with(|frame: Frame| std::future::ready(Ok::<_, axum::Error>(frame.into())));
             connections.track_future(async move {
                 connection::serve(sink, stream, session).await;
                 drop(permit);
@@ -158,8 +159,8 @@ pub(crate) fn acquire_permit(state: &AppState) -> Result<OwnedSemaphorePermit, A
 }
 
 /// The first message of every live session.
-pub(crate) fn hello(state: &AppState, live: &Live) -> Utf8Bytes {
-    encode(&ServerMsg::Hello {
+pub(crate) fn hello(state: &AppState, live: &Live) -> Outgoing {
+    Outgoing::from(&ServerMsg::Hello {
         protocol: PROTOCOL_VERSION,
         server_time_ms: chrono::Utc::now().timestamp_millis(),
         store: state.store.identity().to_owned(),
