@@ -241,7 +241,8 @@ fn BoardView(
         board.update(|b| b.upsert(task.clone()));
         Ok(task)
     };
-    let tasks = Signal::derive(move || board.with(|b| b.tasks().to_vec()));
+    // A memo: copied once per change, however many parts of the page read it.
+    let tasks = Memo::new(move |_| board.with(|b| b.tasks().to_vec()));
     let first_load = Signal::derive(move || !board.with(Board::is_loaded));
     let all_done = move || tasks.with(|all| !all.is_empty() && all.iter().all(|t| t.done));
     let ended = move || feed.ended.get().map(ended_text);

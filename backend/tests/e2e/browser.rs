@@ -79,6 +79,17 @@ impl TestServer {
         self.post_json(&shared::tasks_path(self.board), body).await
     }
 
+    /// Changes a task of the board as the owner.
+    pub async fn patch_task(&self, id: shared::TaskId, body: &Value) -> reqwest::Response {
+        let path = format!("{}/{id}", shared::tasks_path(self.board));
+        self.http
+            .patch(self.url(&path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Shuts the server down gracefully, as SIGTERM would.
     pub async fn stop(&mut self) {
         let running = self.running.take().expect("the server is running");
@@ -315,6 +326,23 @@ impl Browser {
             tokio::time::sleep(POLL).await;
         }
         panic!("{selector} did not reach the expected text within {patience:?}; last: {last:?}");
+    }
+
+    /// Waits until `script` (a function body) returns something other than `null` or `false`,
+    /// and returns it.
+    pub async fn wait_for_script(&self, script: &str) -> Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let value = self.evaluate(script).await;
+            if !value.is_null() && value != Value::Bool(false) {
+                return value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{script} still says {value} after {PATIENCE:?}"
+            );
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// Waits until attribute `name` of `selector` is present and satisfies `ready`; returns it.

@@ -16,6 +16,7 @@ mod server_process;
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde_json::json;
 use shared::Task;
 
@@ -43,6 +44,15 @@ async fn the_clock_shows_the_time_and_changes_within_two_seconds() {
     browser
         .wait_for_text(".badge", |t| t.ends_with("live"))
         .await;
+    // The page marks its first live tick on its performance timeline (from the navigation).
+    let first_tick = browser
+        .evaluate(
+            "const marks = performance.getEntriesByName('tasktick:first-tick'); \
+             return marks.length ? marks[0].startTime : null;",
+        )
+        .await;
+    let first_tick = first_tick.as_f64().expect("the first tick is marked");
+    println!("page load to the first live tick: {first_tick:.0} ms");
     assert_eq!(browser.console_errors().await, Vec::<String>::new());
     browser.close().await;
 }
@@ -815,6 +825,123 @@ async fn an_owner_renames_and_deletes_a_board_and_makes_and_revokes_a_token_on_t
     browser
         .wait_for_text(".list-status", |t| t.contains("No boards yet"))
         .await;
+    assert_eq!(browser.console_errors().await, Vec::<String>::new());
+    browser.close().await;
+}
+
+/// Installed in a page: `__watch(needle)` notes in `__seen` (wall-clock ms) when text containing
+/// `needle` appears in the task list; long main-thread tasks (over 50 ms) are collected in
+/// `__long` (durations), `__longest()` gives the longest so far.
+const WATCH_THE_LIST: &str = "
+    window.__long = [];
+    window.__longObserver = new PerformanceObserver(list => {
+        window.__long.push(...list.getEntries().map(e => e.duration));
+    });
+    window.__longObserver.observe({ type: 'longtask' });
+    window.__longest = () => {
+        window.__long.push(...window.__longObserver.takeRecords().map(e => e.duration));
+        return Math.max(0, ...window.__long);
+    };
+    window.__watch = needle => {
+        window.__seen = null;
+        window.__long = [];
+        const observer = new MutationObserver(records => {
+            for (const m of records) {
+                const nodes = m.type === 'characterData' ? [m.target] : [...m.addedNodes];
+                if (nodes.some(n => (n.textContent || '').includes(needle))) {
+                    window.__seen = Date.now();
+                    observer.disconnect();
+                    return;
+                }
+            }
+        });
+        observer.observe(document.querySelector('.task-list'),
+            { childList: true, subtree: true, characterData: true });
+    };
+";
+
+fn wall_clock_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        * 1000.0
+}
+
+/// Makes `change` through the API while `browser` watches its list for `needle`: how long until
+/// the page showed it, and the longest main-thread task meanwhile (0: none over 50 ms).
+async fn time_a_live_change(
+    browser: &Browser,
+    needle: &str,
+    change: impl std::future::Future<Output = reqwest::Response>,
+) -> (f64, f64) {
+    browser
+        .execute(&format!("window.__watch({});", json!(needle)))
+        .await;
+    let sent = wall_clock_ms();
+    assert!(change.await.status().is_success());
+    let seen = browser.wait_for_script("return window.__seen;").await;
+    let longest = browser.evaluate("return window.__longest();").await;
+    (
+        seen.as_f64().unwrap() - sent,
+        longest.as_f64().unwrap_or_default(),
+    )
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
+async fn a_board_of_5000_tasks_shows_live_changes_at_once() {
+    const TASKS: usize = 5000;
+    let server = TestServer::start_with(|config| {
+        config.write_rate = std::num::NonZeroU32::MAX;
+    })
+    .await;
+    let created: Vec<Task> = futures_util::stream::iter(0..TASKS)
+        .map(|i| {
+            let server = &server;
+            async move {
+                server
+                    .post_task(&json!({ "title": format!("Task number {i}") }))
+                    .await
+            }
+        })
+        .buffered(32)
+        .then(|response| async move {
+            assert_eq!(response.status(), 201);
+            response.json::<Task>().await.unwrap()
+        })
+        .collect()
+        .await;
+    let browser = server.open_board("").await;
+    browser
+        .wait_for_script(&format!(
+            "return document.querySelectorAll('.task').length === {TASKS};"
+        ))
+        .await;
+    browser
+        .wait_for_text(".badge", |t| t.ends_with("live"))
+        .await;
+    browser.execute(WATCH_THE_LIST).await;
+
+    let (added_ms, added_longest) = time_a_live_change(
+        &browser,
+        "One more task",
+        server.post_task(&json!({ "title": "One more task" })),
+    )
+    .await;
+    let middle = created[TASKS / 2].id;
+    let (renamed_ms, renamed_longest) = time_a_live_change(
+        &browser,
+        "Renamed in the middle",
+        server.patch_task(middle, &json!({ "title": "Renamed in the middle" })),
+    )
+    .await;
+    println!(
+        "{TASKS} tasks: a task added elsewhere showed after {added_ms:.0} ms (longest main-thread \
+         task meanwhile {added_longest:.0} ms), a rename after {renamed_ms:.0} ms \
+         ({renamed_longest:.0} ms); 0 ms means no task over 50 ms"
+    );
+    assert_eq!(browser.count(".task").await, TASKS + 1);
     assert_eq!(browser.console_errors().await, Vec::<String>::new());
     browser.close().await;
 }

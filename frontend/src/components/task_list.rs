@@ -1,7 +1,13 @@
 //! The task list under the current filter, with its loading, error and empty states.
+//!
+//! A change costs the page one pass over the list and the rows it concerns, not every row: the
+//! rows shown are a list of ids (keyed, so only added or removed rows touch the page), and each
+//! row has its own signal, set only when its task changed.
+
+use std::collections::{HashMap, HashSet};
 
 use leptos::prelude::*;
-use shared::Task;
+use shared::{Task, TaskId};
 
 use super::TaskItem;
 use crate::actions::Actions;
@@ -17,15 +23,17 @@ pub fn TaskList(
     #[prop(into)] filter: Signal<Filter>,
     #[prop(optional_no_strip)] actions: Option<Actions>,
 ) -> impl IntoView {
-    let shown = move || {
+    let rows = StoredValue::new(HashMap::<TaskId, ArcRwSignal<Task>>::new());
+    let shown = Memo::new(move |_| {
         let filter = filter.get();
         tasks.with(|all| {
+            rows.update_value(|rows| sync_rows(rows, all));
             all.iter()
                 .filter(|t| filter.keeps(t))
-                .cloned()
+                .map(|t| t.id)
                 .collect::<Vec<_>>()
         })
-    };
+    });
     let status = move || {
         if let Some(message) = error.get() {
             view! { <p class="list-status error" role="alert">{message}</p> }.into_any()
@@ -33,7 +41,7 @@ pub fn TaskList(
             view! { <p class="list-status">"Loading tasks…"</p> }.into_any()
         } else if tasks.with(Vec::is_empty) {
             view! { <p class="list-status">"No tasks yet. Add the first one above."</p> }.into_any()
-        } else if shown().is_empty() {
+        } else if shown.with(Vec::is_empty) {
             view! { <p class="list-status">{filter.get().empty_text()}</p> }.into_any()
         } else {
             ().into_any()
@@ -43,15 +51,13 @@ pub fn TaskList(
         {status}
         <ul class="task-list">
             <For
-                each=shown
+                each=move || shown.get()
                 // By id: a row follows its task through updates, keeping an edit in progress.
-                key=|task| task.id
-                children=move |task| {
-                    let id = task.id;
-                    let current = Signal::derive(move || {
-                        tasks.with(|all| all.iter().find(|t| t.id == id).cloned())
-                            .unwrap_or_else(|| task.clone())
-                    });
+                key=|id| *id
+                children=move |id| {
+                    let current = rows
+                        .with_value(|rows| rows.get(&id).cloned())
+                        .expect("a row is made for a listed task");
                     view! {
                         <TaskItem
                             task=current
@@ -76,5 +82,26 @@ pub fn TaskList(
                 }
             />
         </ul>
+    }
+}
+
+/// Brings the rows' signals in line with `all`: a signal for each new task, a new value only for a
+/// task that changed, and none kept for a task that is gone.
+fn sync_rows(rows: &mut HashMap<TaskId, ArcRwSignal<Task>>, all: &[Task]) {
+    for task in all {
+        match rows.get(&task.id) {
+            Some(row) => {
+                if row.with_untracked(|shown| shown != task) {
+                    row.set(task.clone());
+                }
+            }
+            None => {
+                rows.insert(task.id, ArcRwSignal::new(task.clone()));
+            }
+        }
+    }
+    if rows.len() != all.len() {
+        let listed: HashSet<TaskId> = all.iter().map(|t| t.id).collect();
+        rows.retain(|id, _| listed.contains(id));
     }
 }
