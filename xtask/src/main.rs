@@ -6,7 +6,10 @@
 //!   then run every check: fmt, clippy, backend unit and integration tests on SQLite and on a
 //!   throwaway PostgreSQL, browser component tests, end-to-end tests.
 //! - `cargo xtask cluster [N]`: PostgreSQL, N instances and nginx in front of them, until Ctrl-C.
+//! - `cargo xtask bench [-- ARGS]`: tasktick beside Node.js `ws` and axum's example pattern on this
+//!   machine; writes `BENCHMARKS.md`.
 
+mod bench;
 mod cluster;
 mod command;
 mod compress;
@@ -17,8 +20,7 @@ mod tools;
 
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: cargo xtask <run|test|cluster> [-- SERVER FLAGS for run] [INSTANCES] [--port PORT]";
+const USAGE: &str = "usage: cargo xtask <run|test|cluster|bench> [-- SERVER FLAGS for run | BENCH ARGS for bench] [INSTANCES] [--port PORT]";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -26,6 +28,7 @@ fn main() -> ExitCode {
         Some("run") => run::run(args.skip_while(|a| a == "--").collect()),
         Some("test") => test::run_all(),
         Some("cluster") => cluster::run(args.collect()),
+        Some("bench") => bench::run_all(args.skip_while(|a| a == "--").collect()),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
