@@ -5,10 +5,12 @@ use std::fmt;
 use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
 use shared::{
-    ACCOUNTS_PATH, Account, BOARDS_PATH, Board, BoardFields, BoardId, CreateTask, Credentials,
-    IssuedToken, Member, MemberRole, NewMember, Problem, Role, SEQ_HEADER, SESSION_PATH,
-    TOKENS_PATH, Task, TaskTitle, TokenFields, TokenId, TokenInfo, UpdateTask, UserId, tasks_path,
+    ACCOUNTS_PATH, Account, BOARDS_PATH, Board, BoardFields, BoardId, CLOCK_PATH, ClockReading,
+    CreateTask, Credentials, HEALTH_PATH, IssuedToken, LabReport, Member, MemberRole, NewMember,
+    Problem, Role, SEQ_HEADER, SESSION_PATH, TOKENS_PATH, Task, TaskTitle, TokenFields, TokenId,
+    TokenInfo, UpdateTask, UserId, tasks_path,
 };
+use web_sys::RequestCache;
 
 /// Why a request did not produce what was asked for. `Display` is written for the person using the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,6 +247,80 @@ pub async fn revoke_token(token: TokenId) -> Result<(), ApiError> {
         .send()
         .await?;
     expect_empty(response, 204).await
+}
+
+/// The answer to a conditional `GET`: something new (with its tag), or `304`.
+#[derive(Debug)]
+pub enum Fresh<T> {
+    Changed { value: T, etag: Option<String> },
+    NotModified,
+}
+
+/// A conditional `GET` of `url`: `If-None-Match: etag` when given, the browser's cache left out
+/// (the tag is sent, and the 304 seen, by this code). Another status is decoded as a problem
+/// (`T` names the body a 200 would have had).
+async fn get_fresh<T: DeserializeOwned>(
+    url: &str,
+    etag: Option<&str>,
+) -> Result<Fresh<Response>, ApiError> {
+    let mut request = Request::get(url).cache(RequestCache::NoStore);
+    if let Some(tag) = etag {
+        request = request.header("if-none-match", tag);
+    }
+    let response = request.send().await?;
+    match response.status() {
+        304 => Ok(Fresh::NotModified),
+        200 => Ok(Fresh::Changed {
+            etag: response.headers().get("etag"),
+            value: response,
+        }),
+        _ => Err(decode::<T>(response, 200)
+            .await
+            .err()
+            .unwrap_or(ApiError::Unexpected { status: 200 })),
+    }
+}
+
+/// The server clock (`GET /api/clock`), unless it still shows `etag`; `lab` counts the request
+/// in a lab run.
+pub async fn clock(etag: Option<&str>, lab: Option<&str>) -> Result<Fresh<ClockReading>, ApiError> {
+    let url = match lab {
+        Some(run) => format!("{CLOCK_PATH}?{}={run}", shared::lab::LAB_PARAM),
+        None => CLOCK_PATH.to_owned(),
+    };
+    match get_fresh::<ClockReading>(&url, etag).await? {
+        Fresh::Changed { value, etag } => Ok(Fresh::Changed {
+            value: decode(value, 200).await?,
+            etag,
+        }),
+        Fresh::NotModified => Ok(Fresh::NotModified),
+    }
+}
+
+/// Whether the board's list (the first 1000 tasks, as polling watches it) changed since `etag`;
+/// the body is not read, only the new tag kept.
+pub async fn list_changes(board: BoardId, etag: Option<&str>) -> Result<Fresh<()>, ApiError> {
+    let url = format!("{}?limit=1000", tasks_path(board));
+    Ok(match get_fresh::<Vec<Task>>(&url, etag).await? {
+        Fresh::Changed { etag, .. } => Fresh::Changed { value: (), etag },
+        Fresh::NotModified => Fresh::NotModified,
+    })
+}
+
+/// Whether the server answers its liveness probe (`/healthz`).
+pub async fn server_is_up() -> bool {
+    matches!(Request::get(HEALTH_PATH).send().await, Ok(response) if response.ok())
+}
+
+/// What the lab run `run` has cost so far, as the server counted it.
+pub async fn lab_report(run: &str) -> Result<LabReport, ApiError> {
+    decode(
+        Request::get(&format!("{}/{run}", shared::lab::LAB_RUNS_PATH))
+            .send()
+            .await?,
+        200,
+    )
+    .await
 }
 
 impl ApiError {

@@ -10,8 +10,8 @@ use crate::tools::{ensure_browser, ensure_front_end_tools, ensure_nginx, nginx_p
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Installs what is missing, then runs fmt, clippy, the host tests (on SQLite and on a throwaway
-/// PostgreSQL, or the one `TASKTICK_TEST_POSTGRES_URL` names), the browser component tests, and
-/// the end-to-end tests against a fresh release build.
+/// PostgreSQL, or the one `TASKTICK_TEST_POSTGRES_URL` names), the front end's state machine on
+/// the host, the browser component tests, and the end-to-end tests against a fresh release build.
 pub fn run_all() -> anyhow::Result<()> {
     ensure_front_end_tools()?;
     ensure_browser()?;
@@ -79,6 +79,8 @@ pub fn run_all() -> anyhow::Result<()> {
             "operator::",
         ]))
         .env("TASKTICK_TEST_STORE", "postgres"))?;
+    // The front end's pure parts (the live connection's state machine) on the host: no browser.
+    run(cargo().args(["test", "--package", "frontend", "--lib"]))?;
     run(cargo()
         .args(["test", "--package", "frontend", "--target", WASM_TARGET])
         .env("CHROMEDRIVER", chromedriver())

@@ -9,14 +9,12 @@ pub mod stats;
 
 use std::rc::Rc;
 
-use gloo_net::http::Request;
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::lab::LAB_RUNS_PATH;
 use shared::{LabReport, ServerMsg, Transport};
 
-use crate::live::channel::{Callbacks, Channel, PollChannel};
+use crate::live::channel::{Callbacks, Channel, Delivery, PollChannel};
 use markup::css_name;
 use stats::{Figures, LaneStats, format_bytes, format_ms, format_rate};
 
@@ -185,24 +183,24 @@ fn open_lane(state: RwSignal<LabState>, i: usize) -> Option<Channel> {
     let (run, poll_ms) = state.with_untracked(|s| (s.run.clone(), s.poll_ms));
     let callbacks = Callbacks {
         opened: Rc::new(|| {}),
-        message: Rc::new(move |message| {
+        delivered: Rc::new(move |delivery| {
             let now = js_sys::Date::now();
             state.try_update(|s| {
                 let lane = &mut s.lanes[i];
-                match message {
-                    // A poll answer arrives as hello + tick (when new) + pong: count it once.
-                    ServerMsg::Pong { .. } if polling => lane.message(),
-                    ServerMsg::Hello { .. } if polling => {}
-                    ServerMsg::Tick {
+                // Every message, and every poll answer, counts once.
+                lane.message();
+                let tick = match delivery {
+                    Delivery::Message(ServerMsg::Tick {
                         server_time_ms,
                         text,
-                    } => {
-                        if !polling {
-                            lane.message();
-                        }
-                        lane.tick(server_time_ms, text, now);
-                    }
-                    _ => lane.message(),
+                    }) => Some((server_time_ms, text)),
+                    Delivery::Polled(polled) => polled
+                        .reading
+                        .map(|reading| (reading.server_time_ms, reading.text)),
+                    Delivery::Message(_) => None,
+                };
+                if let Some((server_time_ms, text)) = tick {
+                    lane.tick(server_time_ms, text, now);
                 }
             });
         }),
@@ -249,11 +247,7 @@ pub fn LabView() -> impl IntoView {
             return;
         };
         spawn_local(async move {
-            let url = format!("{LAB_RUNS_PATH}/{name}");
-            let Ok(response) = Request::get(&url).send().await else {
-                return;
-            };
-            if let Ok(counted) = response.json::<LabReport>().await {
+            if let Ok(counted) = crate::api::lab_report(&name).await {
                 // Unless a new run began meanwhile.
                 state.try_update(|s| {
                     if s.run == name {

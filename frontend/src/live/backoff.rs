@@ -14,7 +14,7 @@ pub fn is_silent(now: f64, last_heard: f64) -> bool {
 }
 
 /// The reconnection schedule: failures in a row, reset by a connection that stayed up a minute.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Backoff {
     failures: u32,
     opened_at: Option<f64>,

@@ -1,30 +1,51 @@
 //! The three ways the live feed reaches the page: a WebSocket, an `EventSource` on
-//! `/api/events`, or polling `GET /api/clock`. Each turns what arrives into [`ServerMsg`]s for the
-//! same handler, so the rest of the client does not care which one is in use.
+//! `/api/events`, or polling `GET /api/clock`. The first two deliver the server's messages as sent;
+//! polling delivers what each poll learned ([`Polled`]), with no messages made up for it.
 //!
 //! A channel may follow one board: the WebSocket subscribes as soon as it opens, the event stream
 //! names the board in its URL, and polling reads the board's list with `If-None-Match` beside
 //! the clock.
 //!
-//! Polling has no stream of events: each fresh reading becomes a `hello` and a `tick`, a changed
-//! list a `resync` (reload over REST); every answer, 304 included, becomes a `pong` whose round
-//! trip is the request's.
+//! Polling has no stream of events: it reports the new clock reading (if the clock moved), whether
+//! the board's list changed (then the page reloads it over REST), and the request's round trip.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use gloo_net::http::Request;
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::ws::PROTOCOL_VERSION;
-use shared::{BoardId, CLOCK_PATH, ClientMsg, ClockReading, ServerMsg, Transport};
+use shared::{BoardId, ClientMsg, ClockReading, ServerMsg, Transport};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
-use web_sys::{Event, EventSource, MessageEvent, RequestCache, WebSocket};
+use web_sys::{Event, EventSource, MessageEvent, WebSocket};
+
+use crate::api::{self, Fresh};
 
 /// How often the polling transport asks.
 pub const POLL_EVERY_MS: u32 = 1_000;
+
+/// What one answered poll learned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Polled {
+    /// Whether this is the channel's first answer.
+    pub first: bool,
+    /// The clock's reading, when it moved since the last poll.
+    pub reading: Option<ClockReading>,
+    /// Whether the followed board's list changed since the last poll (the first poll only learns
+    /// its tag: the page loaded the list itself).
+    pub list_changed: bool,
+    /// How long the poll took, in milliseconds.
+    pub round_trip_ms: f64,
+}
+
+/// What a channel delivers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    /// A message as the server sent it (WebSocket, event stream).
+    Message(ServerMsg),
+    Polled(Polled),
+}
 
 /// What a channel reports, called from its browser callbacks. A channel never drops itself
 /// from inside one of its own callbacks: the owner replaces it later.
@@ -32,7 +53,7 @@ pub const POLL_EVERY_MS: u32 = 1_000;
 pub struct Callbacks {
     /// The transport is up (the socket or stream opened, or the first poll answered).
     pub opened: Rc<dyn Fn()>,
-    pub message: Rc<dyn Fn(ServerMsg)>,
+    pub delivered: Rc<dyn Fn(Delivery)>,
     /// The transport failed or ended.
     pub closed: Rc<dyn Fn()>,
 }
@@ -135,7 +156,7 @@ fn deliver(callbacks: &Callbacks, data: &wasm_bindgen::JsValue) {
         .as_string()
         .and_then(|text| serde_json::from_str::<ServerMsg>(&text).ok())
     {
-        (callbacks.message)(message);
+        (callbacks.delivered)(Delivery::Message(message));
     }
 }
 
@@ -286,7 +307,7 @@ impl PollChannel {
     ) -> Self {
         let alive = Rc::new(Cell::new(true));
         let poller = Rc::new(Poller {
-            url: path_with(CLOCK_PATH, None, None, lab),
+            lab: lab.map(str::to_owned),
             etag: RefCell::new(None),
             board,
             list_etag: RefCell::new(None),
@@ -311,7 +332,8 @@ impl Drop for PollChannel {
 }
 
 struct Poller {
-    url: String,
+    /// The lab run counting the polls, if any.
+    lab: Option<String>,
     etag: RefCell<Option<String>>,
     /// The board whose list is polled too, and the list's tag.
     board: Option<BoardId>,
@@ -344,71 +366,45 @@ impl Poller {
             if first {
                 (self.callbacks.opened)();
             }
-            if let Some(reading) = reading {
-                (self.callbacks.message)(ServerMsg::Hello {
-                    protocol: PROTOCOL_VERSION,
-                    server_time_ms: reading.server_time_ms,
-                    store: reading.store,
-                    username: None,
-                });
-                if let (true, Some(board)) = (first, self.board) {
-                    (self.callbacks.message)(ServerMsg::Subscribed { board, seq: 0 });
-                }
-                (self.callbacks.message)(ServerMsg::Tick {
-                    server_time_ms: reading.server_time_ms,
-                    text: reading.text,
-                });
+            let list_changed = match self.board {
+                Some(board) => self.list_changed(board).await,
+                None => false,
+            };
+            if self.alive.get() {
+                (self.callbacks.delivered)(Delivery::Polled(Polled {
+                    first,
+                    reading,
+                    list_changed,
+                    round_trip_ms: js_sys::Date::now() - started,
+                }));
             }
-            if let Some(board) = self.board
-                && self.list_changed(board).await
-                && self.alive.get()
-            {
-                (self.callbacks.message)(ServerMsg::Resync {
-                    board: Some(board),
-                    reason: "the list changed".into(),
-                });
-            }
-            (self.callbacks.message)(ServerMsg::Pong {
-                client_time_ms: started as i64,
-                server_time_ms: 0,
-            });
         });
     }
 
-    /// Whether `board`'s first page changed since the last poll (the first poll only learns its
-    /// tag: the page loaded the list itself).
+    /// Whether `board`'s list changed since the last poll (the first poll only learns its tag).
     async fn list_changed(&self, board: BoardId) -> bool {
-        let url = format!("{}?limit=1000", shared::tasks_path(board));
-        let mut request = Request::get(&url).cache(RequestCache::NoStore);
         let known = self.list_etag.borrow().clone();
-        if let Some(tag) = known.as_deref() {
-            request = request.header("if-none-match", tag);
+        match api::list_changes(board, known.as_deref()).await {
+            Ok(Fresh::Changed { etag, .. }) => {
+                *self.list_etag.borrow_mut() = etag;
+                known.is_some()
+            }
+            Ok(Fresh::NotModified) | Err(_) => false,
         }
-        let Ok(response) = request.send().await else {
-            return false;
-        };
-        if response.status() != 200 {
-            return false;
-        }
-        *self.list_etag.borrow_mut() = response.headers().get("etag");
-        known.is_some()
     }
 
     /// `Some(Some(reading))` for a new reading, `Some(None)` for 304, `None` for a failure.
     async fn ask(&self) -> Option<Option<ClockReading>> {
-        // The browser's cache stays out of it: the tag is sent, and the 304 seen, by this code.
-        let mut request = Request::get(&self.url).cache(RequestCache::NoStore);
-        if let Some(tag) = self.etag.borrow().as_deref() {
-            request = request.header("if-none-match", tag);
-        }
-        let response = request.send().await.ok()?;
-        match response.status() {
-            304 => Some(None),
-            200 => {
-                *self.etag.borrow_mut() = response.headers().get("etag");
-                response.json().await.ok().map(Some)
+        let known = self.etag.borrow().clone();
+        match api::clock(known.as_deref(), self.lab.as_deref())
+            .await
+            .ok()?
+        {
+            Fresh::Changed { value, etag } => {
+                *self.etag.borrow_mut() = etag;
+                Some(Some(value))
             }
-            _ => None,
+            Fresh::NotModified => Some(None),
         }
     }
 }

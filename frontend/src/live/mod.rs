@@ -14,34 +14,37 @@
 //!   server is up (its `/healthz` answers, so this is not an outage) gives way to the next one,
 //!   WebSocket → Server-Sent Events → REST polling. While on a fallback, a WebSocket probe every
 //!   [`PROBE_EVERY_MS`] switches back as soon as a WebSocket gets through.
+//!
+//! Those rules are the pure state machine in [`machine`]; this module is its driver: it feeds the
+//! machine what the browser reports (channel callbacks, timers, the network coming back) and does
+//! what the machine answers (opens and closes channels, arms timers, sets the signals the page
+//! shows).
 
 mod backoff;
 pub mod channel;
 mod fallback;
+pub mod machine;
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use gloo_net::http::Request;
 use gloo_timers::callback::{Interval, Timeout};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::{BoardId, ClientMsg, EndReason, ServerMsg, Transport};
+use shared::{BoardId, EndReason, Transport};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
 pub use backoff::{Backoff, is_silent, retry_delay_ms};
-use channel::{Callbacks, Channel};
+use channel::{Callbacks, Channel, Delivery};
 pub use fallback::{FALLBACK_AFTER, TransportChoice, fallback};
+pub use machine::PROBE_EVERY_MS;
+use machine::{Effect, Input, Machine, Moment};
 
 use crate::board::Board;
 
-/// How often the client measures the round trip.
-const PING_EVERY_MS: f64 = 5_000.0;
 /// How often the watchdog looks at the connection.
 const WATCHDOG_MS: u32 = 500;
-/// How often a fallback connection checks whether a WebSocket gets through again.
-pub const PROBE_EVERY_MS: f64 = 30_000.0;
 
 /// Where the live connection stands, as the badge shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,72 +95,38 @@ pub struct LiveFeed {
     pub retry_in_secs: RwSignal<Option<u32>>,
     /// Why the server stopped sending the board's events, if it did.
     pub ended: RwSignal<Option<EndReason>>,
-    connection: StoredValue<Rc<RefCell<Connection>>, LocalStorage>,
+    driver: StoredValue<Rc<RefCell<Driver>>, LocalStorage>,
 }
 
 impl LiveFeed {
     /// Reconnects now instead of waiting out the backoff.
     pub fn retry_now(&self) {
-        self.connection.with_value(retry_now);
+        self.driver
+            .with_value(|driver| feed(driver, Input::RetryNow));
     }
 
     /// Follows `board` from now on (or no board): a new channel, and the board starts over.
     pub fn follow(&self, board: Option<BoardId>) {
-        self.connection.with_value(|connection| {
-            let old = {
-                let mut state = connection.borrow_mut();
-                if state.board_id == board {
-                    return;
-                }
-                state.board_id = board;
-                state.board.set(Board::default());
-                state.signals.ended.set(None);
-                if let Some(timer) = state.retry.take() {
-                    timer.cancel();
-                }
-                state.channel.take()
-            };
-            drop(old);
-            if board.is_some() {
-                let reload = connection.borrow().reload.clone();
-                reload();
-            }
-            open(connection);
-        });
+        self.driver
+            .with_value(|driver| feed(driver, Input::Follow(board)));
     }
 }
 
-struct Connection {
+/// The driver: the machine, and the browser objects it decides about.
+struct Driver {
+    machine: Machine,
     signals: Signals,
-    /// The board followed, if any.
-    board_id: Option<BoardId>,
     board: RwSignal<Board>,
     /// Reloads the board over REST (after `resync`, or when the snapshot is too old).
     reload: Rc<dyn Fn()>,
     channel: Option<Channel>,
-    choice: TransportChoice,
-    /// Whether the current channel has said `hello` (it got through).
-    greeted: bool,
-    /// Whether the current channel asked for `since` (then `hello` needs no reload).
-    resumed: bool,
-    backoff: Backoff,
-    last_heard: f64,
-    last_ping: f64,
+    /// A WebSocket opened only to learn whether WebSockets get through again.
+    probe: Option<Channel>,
     retry: Option<Timeout>,
-    retry_at: Option<f64>,
-    probe: Option<Probe>,
-    last_probe: f64,
     _watchdog: Option<Interval>,
 }
 
-/// A WebSocket opened only to learn whether WebSockets get through again.
-struct Probe {
-    _channel: Channel,
-    /// `Some(true)` once it said `hello`, `Some(false)` once it failed.
-    outcome: Rc<Cell<Option<bool>>>,
-}
-
-/// The signals a [`Connection`] writes (everything in [`LiveFeed`] but the handle).
+/// The signals the driver writes (everything in [`LiveFeed`] but the handle).
 #[derive(Clone, Copy)]
 struct Signals {
     state: RwSignal<ConnectionState>,
@@ -184,36 +153,28 @@ pub fn connect(
         retry_in_secs: RwSignal::new(None),
         ended: RwSignal::new(None),
     };
-    let connection = Rc::new(RefCell::new(Connection {
+    let driver = Rc::new(RefCell::new(Driver {
+        machine: Machine::new(board_id),
         signals,
-        board_id,
         board,
         reload: Rc::new(reload),
         channel: None,
-        choice: TransportChoice::default(),
-        greeted: false,
-        resumed: false,
-        backoff: Backoff::default(),
-        last_heard: now(),
-        last_ping: 0.0,
-        retry: None,
-        retry_at: None,
         probe: None,
-        last_probe: 0.0,
+        retry: None,
         _watchdog: None,
     }));
     let watchdog = {
-        let weak = Rc::downgrade(&connection);
+        let weak = Rc::downgrade(&driver);
         Interval::new(WATCHDOG_MS, move || {
-            if let Some(connection) = weak.upgrade() {
-                watch(&connection);
+            if let Some(driver) = weak.upgrade() {
+                feed(&driver, Input::Watchdog);
             }
         })
     };
-    connection.borrow_mut()._watchdog = Some(watchdog);
-    open(&connection);
-    retry_on_window_event("online", Rc::downgrade(&connection));
-    retry_on_window_event("visibilitychange", Rc::downgrade(&connection));
+    driver.borrow_mut()._watchdog = Some(watchdog);
+    feed(&driver, Input::Start);
+    retry_on_window_event("online", Rc::downgrade(&driver));
+    retry_on_window_event("visibilitychange", Rc::downgrade(&driver));
     LiveFeed {
         state: signals.state,
         transport: signals.transport,
@@ -222,293 +183,176 @@ pub fn connect(
         retry_in_secs: signals.retry_in_secs,
         ended: signals.ended,
         // Callbacks hold only weak references; this is the one strong reference.
-        connection: StoredValue::new_local(connection),
+        driver: StoredValue::new_local(driver),
     }
 }
 
-fn now() -> f64 {
-    js_sys::Date::now()
+/// Tells the machine what happened, then does what it answers.
+fn feed(driver: &Rc<RefCell<Driver>>, input: Input) {
+    let moment = Moment {
+        now: js_sys::Date::now(),
+        random: js_sys::Math::random(),
+        online: window().navigator().on_line(),
+    };
+    let effects = {
+        let mut state = driver.borrow_mut();
+        let Driver { machine, board, .. } = &mut *state;
+        let mut effects = Vec::new();
+        // Untracked: only a change to the tasks redraws the board (`Effect::BoardChanged`).
+        board.try_update_untracked(|board| effects = machine.handle(moment, input, board));
+        effects
+    };
+    for effect in effects {
+        perform(driver, effect);
+    }
 }
 
-/// Opens a channel of the current transport, resuming after the board's `seq`.
-fn open(connection: &Rc<RefCell<Connection>>) {
-    let (board_id, since, transport) = {
-        let state = connection.borrow();
-        (
-            state.board_id,
-            state.board.with_untracked(Board::resume_seq),
-            state.choice.transport,
-        )
-    };
-    let weak = Rc::downgrade(connection);
-    let callbacks = Callbacks {
-        opened: Rc::new({
-            let weak = weak.clone();
-            move || {
-                if let Some(connection) = weak.upgrade() {
-                    let mut connection = connection.borrow_mut();
-                    connection.backoff.opened(now());
-                    connection.last_heard = now();
+/// Does one thing the machine decided.
+fn perform(driver: &Rc<RefCell<Driver>>, effect: Effect) {
+    let signals = driver.borrow().signals;
+    match effect {
+        Effect::Open {
+            transport,
+            board,
+            since,
+        } => {
+            let channel = Channel::open(transport, board, since, None, callbacks(driver));
+            match channel {
+                // Replacing the previous channel drops its callbacks; none is running now.
+                Some(channel) => driver.borrow_mut().channel = Some(channel),
+                None => feed(driver, Input::OpenFailed),
+            }
+        }
+        Effect::Stop => {
+            // Not dropped here: this runs inside the channel's own callback.
+            if let Some(channel) = &driver.borrow().channel {
+                channel.stop();
+            }
+        }
+        Effect::Close => {
+            let old = driver.borrow_mut().channel.take();
+            drop(old);
+        }
+        Effect::Send(message) => {
+            if let Some(channel) = &driver.borrow().channel {
+                channel.send(&message);
+            }
+        }
+        Effect::CheckHealth => {
+            let weak = Rc::downgrade(driver);
+            spawn_local(async move {
+                let server_up = crate::api::server_is_up().await;
+                if let Some(driver) = weak.upgrade() {
+                    feed(&driver, Input::Health { server_up });
                 }
+            });
+        }
+        Effect::RetryAfter(delay) => {
+            let weak = Rc::downgrade(driver);
+            let timer = Timeout::new(delay, move || {
+                if let Some(driver) = weak.upgrade() {
+                    // This timer has fired: release it without cancelling (it is running now).
+                    if let Some(fired) = driver.borrow_mut().retry.take() {
+                        fired.forget();
+                    }
+                    feed(&driver, Input::RetryDue);
+                }
+            });
+            driver.borrow_mut().retry = Some(timer);
+        }
+        Effect::CancelRetry => {
+            if let Some(timer) = driver.borrow_mut().retry.take() {
+                timer.cancel();
+            }
+        }
+        Effect::OpenProbe => {
+            let probe = Channel::open(
+                Transport::WebSocket,
+                None,
+                None,
+                None,
+                probe_callbacks(driver),
+            );
+            match probe {
+                Some(probe) => driver.borrow_mut().probe = Some(probe),
+                None => feed(driver, Input::ProbeClosed),
+            }
+        }
+        Effect::CloseProbe => {
+            let probe = driver.borrow_mut().probe.take();
+            drop(probe);
+        }
+        Effect::Reload => {
+            let reload = driver.borrow().reload.clone();
+            reload();
+        }
+        Effect::BoardChanged => {
+            let board = driver.borrow().board;
+            board.notify();
+        }
+        Effect::MarkFirstTick => mark_first_tick(),
+        Effect::ShowState(state) => signals.state.set(state),
+        Effect::ShowTransport(transport) => signals.transport.set(transport),
+        Effect::ShowClock(text) => signals.clock.set(Some(text)),
+        Effect::ShowRoundTrip(ms) => signals.rtt_ms.set(Some(ms)),
+        Effect::ShowRetryIn(secs) => signals.retry_in_secs.set(secs),
+        Effect::ShowEnded(reason) => signals.ended.set(reason),
+    }
+}
+
+/// The callbacks of the connection's channel: each feeds the machine.
+fn callbacks(driver: &Rc<RefCell<Driver>>) -> Callbacks {
+    let on = |input: fn() -> Input| {
+        let weak = Rc::downgrade(driver);
+        Rc::new(move || {
+            if let Some(driver) = weak.upgrade() {
+                feed(&driver, input());
+            }
+        })
+    };
+    let weak = Rc::downgrade(driver);
+    Callbacks {
+        opened: on(|| Input::Opened),
+        delivered: Rc::new(move |delivery| {
+            if let Some(driver) = weak.upgrade() {
+                let input = match delivery {
+                    Delivery::Message(message) => Input::Message(message),
+                    Delivery::Polled(polled) => Input::Polled(polled),
+                };
+                feed(&driver, input);
             }
         }),
-        message: Rc::new({
-            let weak = weak.clone();
-            move |message| {
-                if let Some(connection) = weak.upgrade() {
-                    receive(&connection, message);
-                }
+        closed: on(|| Input::Closed),
+    }
+}
+
+/// The probe's callbacks: only its greeting or its end matter.
+fn probe_callbacks(driver: &Rc<RefCell<Driver>>) -> Callbacks {
+    let weak = Rc::downgrade(driver);
+    let closed = weak.clone();
+    Callbacks {
+        opened: Rc::new(|| {}),
+        delivered: Rc::new(move |delivery| {
+            if let (Some(driver), Delivery::Message(shared::ServerMsg::Hello { .. })) =
+                (weak.upgrade(), delivery)
+            {
+                feed(&driver, Input::ProbeGreeted);
             }
         }),
         closed: Rc::new(move || {
-            if let Some(connection) = weak.upgrade() {
-                closed(&connection);
+            if let Some(driver) = closed.upgrade() {
+                feed(&driver, Input::ProbeClosed);
             }
         }),
-    };
-    let Some(channel) = Channel::open(transport, board_id, since, None, callbacks) else {
-        schedule_retry(connection);
-        return;
-    };
-    let mut state = connection.borrow_mut();
-    // Polling cannot resume: each reading's `seq` says whether the board must reload instead.
-    state.resumed = since.is_some() && transport != Transport::Polling;
-    state.greeted = false;
-    state.last_heard = now();
-    state.retry_at = None;
-    state.signals.retry_in_secs.set(None);
-    // Replacing the previous channel drops its callbacks; it is closed already, so none is running.
-    state.channel = Some(channel);
-}
-
-fn receive(connection: &Rc<RefCell<Connection>>, message: ServerMsg) {
-    let mut reload = false;
-    {
-        let mut state = connection.borrow_mut();
-        state.last_heard = now();
-        let signals = state.signals;
-        match &message {
-            ServerMsg::Hello { store, .. } => {
-                signals.state.set(ConnectionState::Live);
-                state.greeted = true;
-                state.choice.succeeded();
-                // Another store's seqs mean nothing here: start over from a fresh snapshot.
-                let foreign = state
-                    .board
-                    .try_update(|b| b.from_store(store))
-                    .unwrap_or(false);
-                if foreign {
-                    state.resumed = false;
-                    reload = state.board_id.is_some();
-                }
-            }
-            ServerMsg::Subscribed { board, seq } if Some(*board) == state.board_id => {
-                signals.ended.set(None);
-                // A fresh stream starts after `seq`: the board must be at least that recent.
-                let stale = state.board.try_update(|b| b.require(*seq)).unwrap_or(false);
-                reload = !state.resumed && stale;
-            }
-            ServerMsg::Unsubscribed { board, reason } if Some(*board) == state.board_id => {
-                if *reason != EndReason::Requested {
-                    signals.ended.set(Some(*reason));
-                }
-            }
-            ServerMsg::Subscribed { .. } | ServerMsg::Unsubscribed { .. } => {}
-            ServerMsg::Tick { text, .. } => {
-                if signals.clock.with_untracked(Option::is_none) {
-                    mark_first_tick();
-                }
-                signals.clock.set(Some(text.clone()));
-            }
-            ServerMsg::TaskCreated { .. }
-            | ServerMsg::TaskUpdated { .. }
-            | ServerMsg::TaskDeleted { .. } => {
-                if message.seq().map(|(board, _)| board) == state.board_id {
-                    state.board.update(|b| {
-                        b.apply(&message);
-                    });
-                }
-            }
-            ServerMsg::Resync { .. } => reload = true,
-            ServerMsg::Pong { client_time_ms, .. } => {
-                let rtt = (now() - *client_time_ms as f64).max(0.0);
-                signals.rtt_ms.set(Some(rtt.round() as u32));
-            }
-        }
-    }
-    if reload {
-        let reload = connection.borrow().reload.clone();
-        reload();
-    }
-}
-
-/// The channel failed or ended. One that never got through while the server is up counts towards
-/// falling back; an outage (no `/healthz` either) does not.
-fn closed(connection: &Rc<RefCell<Connection>>) {
-    let fresh_failure = {
-        let state = connection.borrow();
-        if let Some(channel) = &state.channel {
-            // Not dropped here: this runs inside the channel's own callback.
-            channel.stop();
-        }
-        !state.greeted && fallback(state.choice.transport).is_some()
-    };
-    if !fresh_failure {
-        schedule_retry(connection);
-        return;
-    }
-    let weak = Rc::downgrade(connection);
-    spawn_local(async move {
-        let server_up = matches!(
-            Request::get(shared::HEALTH_PATH).send().await,
-            Ok(response) if response.ok()
-        );
-        if let Some(connection) = weak.upgrade() {
-            let mut state = connection.borrow_mut();
-            if let Some(next) = state.choice.failed(server_up) {
-                state.signals.transport.set(next);
-                // The new transport starts with short waits of its own.
-                state.backoff = Backoff::default();
-                state.last_probe = now();
-            }
-            drop(state);
-            schedule_retry(&connection);
-        }
-    });
-}
-
-/// Runs every [`WATCHDOG_MS`]: declares a silent connection dead, pings, updates the countdown,
-/// and probes for a WebSocket while on a fallback.
-fn watch(connection: &Rc<RefCell<Connection>>) {
-    let now = now();
-    probe_for_websocket(connection, now);
-    let mut state = connection.borrow_mut();
-    if let Some(retry_at) = state.retry_at {
-        let secs = ((retry_at - now) / 1000.0).ceil().max(0.0) as u32;
-        state.signals.retry_in_secs.set(Some(secs));
-    }
-    if state.retry.is_some() {
-        return;
-    }
-    let Some(usable) = state.channel.as_ref().map(Channel::is_usable) else {
-        return;
-    };
-    if usable && is_silent(now, state.last_heard) {
-        drop(state);
-        lost(connection);
-    } else if usable && now - state.last_ping >= PING_EVERY_MS {
-        state.last_ping = now;
-        if let Some(channel) = &state.channel {
-            channel.send(&ClientMsg::Ping {
-                client_time_ms: now as i64,
-            });
-        }
-    }
-}
-
-/// While on a fallback: opens a WebSocket now and then; once one says `hello`, switches to it.
-fn probe_for_websocket(connection: &Rc<RefCell<Connection>>, now: f64) {
-    let mut state = connection.borrow_mut();
-    if state.choice.transport == Transport::WebSocket {
-        state.probe = None;
-        return;
-    }
-    match state.probe.as_ref().map(|probe| probe.outcome.get()) {
-        Some(Some(true)) => {
-            state.probe = None;
-            state.choice.upgrade();
-            state.signals.transport.set(Transport::WebSocket);
-            let old = state.channel.take();
-            drop(state);
-            // Called from the watchdog, not from the old channel: dropping it here is safe.
-            drop(old);
-            open(connection);
-        }
-        Some(Some(false)) => state.probe = None,
-        Some(None) => {}
-        None if now - state.last_probe >= PROBE_EVERY_MS => {
-            state.last_probe = now;
-            let outcome = Rc::new(Cell::new(None));
-            let callbacks = Callbacks {
-                opened: Rc::new(|| {}),
-                message: Rc::new({
-                    let outcome = outcome.clone();
-                    move |message| {
-                        if matches!(message, ServerMsg::Hello { .. }) {
-                            outcome.set(Some(true));
-                        }
-                    }
-                }),
-                closed: Rc::new({
-                    let outcome = outcome.clone();
-                    move || {
-                        if outcome.get().is_none() {
-                            outcome.set(Some(false));
-                        }
-                    }
-                }),
-            };
-            state.probe =
-                Channel::open(Transport::WebSocket, None, None, None, callbacks).map(|channel| {
-                    Probe {
-                        _channel: channel,
-                        outcome,
-                    }
-                });
-        }
-        None => {}
-    }
-}
-
-/// Gives up on the current channel (it went silent) and schedules the next attempt.
-fn lost(connection: &Rc<RefCell<Connection>>) {
-    let channel = connection.borrow_mut().channel.take();
-    drop(channel);
-    schedule_retry(connection);
-}
-
-fn schedule_retry(connection: &Rc<RefCell<Connection>>) {
-    let mut state = connection.borrow_mut();
-    if state.retry.is_some() {
-        return;
-    }
-    let now = now();
-    let online = window().navigator().on_line();
-    state.signals.state.set(if online {
-        ConnectionState::Reconnecting
-    } else {
-        ConnectionState::Offline
-    });
-    let delay = state.backoff.next_delay_ms(now, js_sys::Math::random());
-    state.retry_at = Some(now + f64::from(delay));
-    state.signals.retry_in_secs.set(Some(delay.div_ceil(1000)));
-    let weak = Rc::downgrade(connection);
-    state.retry = Some(Timeout::new(delay, move || {
-        if let Some(connection) = weak.upgrade() {
-            // This timer has fired: release it without cancelling (it is running right now).
-            if let Some(fired) = connection.borrow_mut().retry.take() {
-                fired.forget();
-            }
-            open(&connection);
-        }
-    }));
-}
-
-/// Opens a new channel now if the connection is waiting to retry.
-fn retry_now(connection: &Rc<RefCell<Connection>>) {
-    let waiting = connection.borrow_mut().retry.take();
-    if let Some(timer) = waiting {
-        timer.cancel();
-        open(connection);
     }
 }
 
 /// Retries at once on `event` (`online`, or `visibilitychange` to visible).
-fn retry_on_window_event(event: &str, weak: Weak<RefCell<Connection>>) {
+fn retry_on_window_event(event: &str, weak: Weak<RefCell<Driver>>) {
     let listener = Closure::<dyn FnMut()>::new(move || {
         let visible = document().visibility_state() == web_sys::VisibilityState::Visible;
-        if let (Some(connection), true) = (weak.upgrade(), visible) {
-            retry_now(&connection);
+        if let (Some(driver), true) = (weak.upgrade(), visible) {
+            feed(&driver, Input::RetryNow);
         }
     });
     let target: web_sys::EventTarget = if event == "visibilitychange" {
@@ -521,16 +365,16 @@ fn retry_on_window_event(event: &str, weak: Weak<RefCell<Connection>>) {
     listener.forget();
 }
 
-impl Drop for Connection {
+impl Drop for Driver {
     fn drop(&mut self) {
         self.channel.take();
         self.probe.take();
     }
 }
 
-/// Marks the moment the clock first shows a live time (again, after an outage) on the page's
-/// performance timeline as `tasktick:first-tick`: the end-to-end suite reads the first one as the
-/// page's load time to its first tick, and browser profilers show it.
+/// Marks the moment the clock first shows a live time on the page's performance timeline as
+/// `tasktick:first-tick`: the end-to-end suite reads it as the page's load time to its first
+/// tick, and browser profilers show it.
 fn mark_first_tick() {
     if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
         let _ = performance.mark("tasktick:first-tick");
