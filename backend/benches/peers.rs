@@ -8,7 +8,8 @@
 //! Every server runs on core 0, this load client on core 1. Per server and run: a fresh process
 //! takes `POST` then `GET ?limit=50` from 64 connections for 5 s each; then for each size a fresh
 //! process takes that many idle WebSocket clients (spread over 127.0.0.2 and up) and is measured:
-//! memory per connection, tick delivery (server time of the tick to client receive) over five
+//! memory per connection, tick delivery (server time of the tick to client receive) and the
+//! server's CPU time per tick over five
 //! ticks, and fan-out of five task events (POST sent to each client's receive, and to the last).
 //! Prints every run, then a Markdown table of medians with ratios. Numbers, not assertions.
 
@@ -287,6 +288,9 @@ struct Feed {
     tick_p50: f64,
     tick_p99: f64,
     ticks_missed: usize,
+    /// Server CPU time per tick sent to every client, in ms: what a broadcast costs the server,
+    /// whatever the load client takes to read it.
+    tick_cpu_ms: f64,
     event_p50: f64,
     event_p99: f64,
     /// Median over the events of the time to the last client.
@@ -380,6 +384,13 @@ async fn feed_phase(kind: Kind, size: usize, dir: &tempfile::TempDir) -> anyhow:
     let from = (now_ms() / 1000.0).ceil() as i64 * 1000 + 1000;
     let until = from + (TICKS as i64 - 1) * 1000;
     recording.store(true, Ordering::Relaxed);
+    // The server's CPU over whole seconds that hold exactly the measured ticks (and its pings).
+    tokio::time::sleep(Duration::from_millis(
+        ((from - 500) as f64 - now_ms()).max(0.0) as u64,
+    ))
+    .await;
+    let cpu_before = cpu_time(server.child.id());
+    let cpu_from = now_ms();
     let mut ticks = Vec::with_capacity(size * TICKS);
     let mut events: HashMap<i64, Vec<f64>> = HashMap::new();
     let wait_ticks = tokio::time::Instant::now()
@@ -394,6 +405,13 @@ async fn feed_phase(kind: Kind, size: usize, dir: &tempfile::TempDir) -> anyhow:
         }
     }
     let ticks_missed = size * TICKS - ticks.len();
+    tokio::time::sleep(Duration::from_millis(
+        ((until + 500) as f64 - now_ms()).max(0.0) as u64,
+    ))
+    .await;
+    let cpu_seconds = (now_ms() - cpu_from) / 1000.0;
+    let tick_cpu_ms =
+        (cpu_time(server.child.id()) - cpu_before).as_secs_f64() * 1000.0 / cpu_seconds.round();
 
     // Task events: one POST at a time, each awaited by every client.
     let mut sent_at = HashMap::new();
@@ -437,6 +455,7 @@ async fn feed_phase(kind: Kind, size: usize, dir: &tempfile::TempDir) -> anyhow:
         tick_p50: percentile(&ticks, 0.5),
         tick_p99: percentile(&ticks, 0.99),
         ticks_missed,
+        tick_cpu_ms,
         event_p50: percentile(&deliveries, 0.5),
         event_p99: percentile(&deliveries, 0.99),
         event_last: percentile(&to_last, 0.5),
@@ -471,12 +490,13 @@ async fn one_run(kind: Kind, sizes: &[usize]) -> anyhow::Result<RunResult> {
     for &size in sizes {
         let feed = feed_phase(kind, size, &dir).await?;
         println!(
-            "  {size} clients: {:.1} KiB per connection; tick p50 {:.0} ms, p99 {:.0} ms ({} missed); \
-             event p50 {:.0} ms, p99 {:.0} ms, last client {:.0} ms",
+            "  {size} clients: {:.1} KiB per connection; tick p50 {:.0} ms, p99 {:.0} ms ({} missed, \
+             server CPU {:.0} ms per tick); event p50 {:.0} ms, p99 {:.0} ms, last client {:.0} ms",
             feed.kib_per_connection,
             feed.tick_p50,
             feed.tick_p99,
             feed.ticks_missed,
+            feed.tick_cpu_ms,
             feed.event_p50,
             feed.event_p99,
             feed.event_last
@@ -539,6 +559,11 @@ fn print_table(results: &[(Kind, Vec<RunResult>)], sizes: &[usize]) {
         rows.push((
             format!("{size} clients: tick delivery p99 (ms)"),
             metric(&at(|f| f.tick_p99)),
+            true,
+        ));
+        rows.push((
+            format!("{size} clients: server CPU per tick to all (ms)"),
+            metric(&at(|f| f.tick_cpu_ms)),
             true,
         ));
         rows.push((
