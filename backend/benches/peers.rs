@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt, stream};
 use tokio::net::TcpSocket;
@@ -32,7 +32,9 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use support::{Server, bench_account, cpu_time, pin_this_process_to_core, subscribe, ws_request};
+use support::{
+    Load, Server, bench_account, cpu_time, load, pin_this_process_to_core, subscribe, ws_request,
+};
 
 /// Clients opening at once while connecting.
 const CONNECT_CONCURRENCY: usize = 64;
@@ -195,74 +197,28 @@ fn http_client(access: &Access) -> anyhow::Result<reqwest::Client> {
     }
 }
 
-/// Throughput and latency of one REST phase.
-#[derive(Clone, Copy, Default)]
-struct Rest {
-    rate: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-}
-
-async fn rest_phase(
-    server: &Server,
-    access: &Access,
-    post: bool,
-) -> anyhow::Result<(Rest, f64, f64)> {
+/// `POST`s (or `GET ?limit=50`s) from [`REST_CONNECTIONS`] connections for [`REST_SECONDS`].
+async fn rest_phase(server: &Server, access: &Access, post: bool) -> anyhow::Result<Load> {
     let url = server.url(&shared::tasks_path(access.board));
-    let deadline = Instant::now() + Duration::from_secs(REST_SECONDS);
-    let warm_until = Instant::now() + Duration::from_millis(500);
-    let cpu_before = (cpu_time(server.child.id()), cpu_time(std::process::id()));
-    let started = Instant::now();
-    let clients = (0..REST_CONNECTIONS).map(|c| {
-        let (url, http) = (url.clone(), http_client(access));
-        tokio::spawn(async move {
-            let http = http?;
-            let mut latencies = Vec::new();
-            let mut i = 0;
-            while Instant::now() < deadline {
-                let sent = Instant::now();
-                let request = if post {
-                    http.post(&url)
-                        .header("content-type", "application/json")
-                        .body(format!(r#"{{"title":"connection {c} task {i}"}}"#))
-                } else {
-                    http.get(format!("{url}?limit=50"))
-                };
-                let response = request.send().await?;
-                anyhow::ensure!(
-                    response.status().is_success(),
-                    "answered {}",
-                    response.status()
-                );
-                response.bytes().await?;
-                if sent >= warm_until {
-                    latencies.push(sent.elapsed());
-                }
-                i += 1;
-            }
-            anyhow::Ok(latencies)
-        })
-    });
-    let mut latencies = Vec::new();
-    for client in futures_util::future::join_all(clients).await {
-        latencies.extend(client??);
-    }
-    let wall = started.elapsed().as_secs_f64();
-    let percent = |after: Duration, before: Duration| (after - before).as_secs_f64() / wall * 100.0;
-    let server_cpu = percent(cpu_time(server.child.id()), cpu_before.0);
-    let client_cpu = percent(cpu_time(std::process::id()), cpu_before.1);
-    latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
-    let measured = REST_SECONDS as f64 - 0.5;
-    Ok((
-        Rest {
-            rate: latencies.len() as f64 / measured,
-            p50_ms: at(0.5),
-            p99_ms: at(0.99),
-        },
-        server_cpu,
-        client_cpu,
-    ))
+    let request = move |http: &reqwest::Client, c: usize, i: usize| {
+        if post {
+            http.post(&url)
+                .header("content-type", "application/json")
+                .body(format!(r#"{{"title":"connection {c} task {i}"}}"#))
+        } else {
+            http.get(format!("{url}?limit=50"))
+        }
+    };
+    load(
+        server.child.id(),
+        REST_CONNECTIONS,
+        Duration::from_secs(REST_SECONDS),
+        Duration::from_millis(500),
+        || http_client(access),
+        request,
+        if post { 201 } else { 200 },
+    )
+    .await
 }
 
 /// The number after `key` in `text` (a JSON field found by its name; the feed's messages name
@@ -470,8 +426,8 @@ async fn feed_phase(kind: Kind, size: usize, dir: &tempfile::TempDir) -> anyhow:
 
 /// One run of one server: its REST figures and its feed figures per size.
 struct RunResult {
-    post: Rest,
-    get: Rest,
+    post: Load,
+    get: Load,
     feeds: Vec<Feed>,
 }
 
@@ -480,15 +436,15 @@ async fn one_run(kind: Kind, sizes: &[usize]) -> anyhow::Result<RunResult> {
     let (post, get) = {
         let server = start(kind, &dir)?;
         let access = access(kind, &server).await?;
-        let (post, server_cpu, client_cpu) = rest_phase(&server, &access, true).await?;
+        let post = rest_phase(&server, &access, true).await?;
         println!(
-            "  POST: {:.0} requests/s, p50 {:.1} ms, p99 {:.1} ms (CPU: server {server_cpu:.0}%, client {client_cpu:.0}%)",
-            post.rate, post.p50_ms, post.p99_ms
+            "  POST: {:.0} requests/s, p50 {:.1} ms, p99 {:.1} ms (CPU: server {:.0}%, client {:.0}%)",
+            post.rate, post.p50_ms, post.p99_ms, post.server_cpu, post.client_cpu
         );
-        let (get, server_cpu, client_cpu) = rest_phase(&server, &access, false).await?;
+        let get = rest_phase(&server, &access, false).await?;
         println!(
-            "  GET ?limit=50: {:.0} requests/s, p50 {:.1} ms, p99 {:.1} ms (CPU: server {server_cpu:.0}%, client {client_cpu:.0}%)",
-            get.rate, get.p50_ms, get.p99_ms
+            "  GET ?limit=50: {:.0} requests/s, p50 {:.1} ms, p99 {:.1} ms (CPU: server {:.0}%, client {:.0}%)",
+            get.rate, get.p50_ms, get.p99_ms, get.server_cpu, get.client_cpu
         );
         (post, get)
     };

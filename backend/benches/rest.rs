@@ -14,10 +14,10 @@
 #[allow(dead_code)]
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::{
-    Server, bench_account, cpu_time, fresh_postgres_database, pin_this_process_to_core, signed_in,
+    Load, Server, bench_account, fresh_postgres_database, load, pin_this_process_to_core, signed_in,
 };
 
 /// What each request does.
@@ -102,7 +102,7 @@ fn main() -> anyhow::Result<()> {
         );
         results.push(result);
     }
-    let median = |f: fn(&RunResult) -> f64| {
+    let median = |f: fn(&Load) -> f64| {
         let mut values: Vec<f64> = results.iter().map(f).collect();
         values.sort_by(f64::total_cmp);
         values[values.len() / 2]
@@ -116,16 +116,7 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-struct RunResult {
-    rate: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    /// Percent of one core used during the run, to tell which side was the bottleneck.
-    server_cpu: f64,
-    client_cpu: f64,
-}
-
-async fn one_run(options: &Options, run: usize) -> anyhow::Result<RunResult> {
+async fn one_run(options: &Options, run: usize) -> anyhow::Result<Load> {
     let dir = tempfile::tempdir()?;
     let database = match &options.postgres {
         Some(server) => {
@@ -149,64 +140,30 @@ async fn one_run(options: &Options, run: usize) -> anyhow::Result<RunResult> {
         let page = http.get(format!("{url}?limit=50")).send().await?;
         etag = page.headers()["etag"].to_str()?.to_owned();
     }
-    let started = Instant::now();
-    let cpu_before = (cpu_time(server.child.id()), cpu_time(std::process::id()));
-    let deadline = Instant::now() + Duration::from_secs(options.seconds);
-    let warm_until = Instant::now() + Duration::from_secs(1);
-    let clients = (0..options.connections).map(|c| {
-        let (url, cookie, etag) = (url.clone(), cookie.clone(), etag.clone());
-        tokio::spawn(async move {
-            // One client per connection: each holds exactly one keep-alive connection.
-            let http = signed_in(&cookie)?;
-            let mut latencies = Vec::new();
-            let mut i = 0;
-            while Instant::now() < deadline {
-                let sent = Instant::now();
-                let (request, expected) = match mode {
-                    Mode::Post => (
-                        http.post(&url)
-                            .header("content-type", "application/json")
-                            .body(format!(r#"{{"title":"connection {c} task {i}"}}"#)),
-                        201,
-                    ),
-                    Mode::Get => (http.get(format!("{url}?limit=50")), 200),
-                    Mode::GetNotModified => (
-                        http.get(format!("{url}?limit=50"))
-                            .header("if-none-match", &etag),
-                        304,
-                    ),
-                };
-                let response = request.send().await?;
-                anyhow::ensure!(
-                    response.status() == expected,
-                    "answered {}",
-                    response.status()
-                );
-                response.bytes().await?;
-                if sent >= warm_until {
-                    latencies.push(sent.elapsed());
-                }
-                i += 1;
-            }
-            anyhow::Ok(latencies)
-        })
-    });
-    let mut latencies = Vec::new();
-    for client in futures_util::future::join_all(clients).await {
-        latencies.extend(client??);
-    }
-    let wall = started.elapsed().as_secs_f64();
-    let percent = |after: Duration, before: Duration| (after - before).as_secs_f64() / wall * 100.0;
-    let server_cpu = percent(cpu_time(server.child.id()), cpu_before.0);
-    let client_cpu = percent(cpu_time(std::process::id()), cpu_before.1);
-    latencies.sort();
-    let measured = options.seconds as f64 - 1.0;
-    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
-    Ok(RunResult {
-        rate: latencies.len() as f64 / measured,
-        p50_ms: at(0.5),
-        p99_ms: at(0.99),
-        server_cpu,
-        client_cpu,
-    })
+    let request = move |http: &reqwest::Client, c: usize, i: usize| match mode {
+        Mode::Post => http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"title":"connection {c} task {i}"}}"#)),
+        Mode::Get => http.get(format!("{url}?limit=50")),
+        Mode::GetNotModified => http
+            .get(format!("{url}?limit=50"))
+            .header("if-none-match", &etag),
+    };
+    let expected = match mode {
+        Mode::Post => 201,
+        Mode::Get => 200,
+        Mode::GetNotModified => 304,
+    };
+    // One client per connection: each holds exactly one keep-alive connection.
+    load(
+        server.child.id(),
+        options.connections,
+        Duration::from_secs(options.seconds),
+        Duration::from_secs(1),
+        || signed_in(&cookie),
+        request,
+        expected,
+    )
+    .await
 }

@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::{Connection, Executor};
 
@@ -196,4 +196,74 @@ pub fn subscribe(board: shared::BoardId) -> tokio_tungstenite::tungstenite::Mess
     let text = serde_json::to_string(&shared::ClientMsg::Subscribe { board, since: None })
         .expect("a client message serialises");
     tokio_tungstenite::tungstenite::Message::text(text)
+}
+
+/// What one REST load run measured.
+pub struct Load {
+    pub rate: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Percent of one core used during the run, to tell which side was the bottleneck.
+    pub server_cpu: f64,
+    pub client_cpu: f64,
+}
+
+/// `connections` clients, each holding one keep-alive connection (made by `client`), send
+/// `request(http, connection, i)` back to back for `run`; every answer must be `expected`.
+/// Latencies are measured after the first `warm`.
+pub async fn load<C, R>(
+    server_pid: u32,
+    connections: usize,
+    run: Duration,
+    warm: Duration,
+    client: C,
+    request: R,
+    expected: u16,
+) -> anyhow::Result<Load>
+where
+    C: Fn() -> anyhow::Result<reqwest::Client>,
+    R: Fn(&reqwest::Client, usize, usize) -> reqwest::RequestBuilder + Clone + Send + 'static,
+{
+    let started = Instant::now();
+    let cpu_before = (cpu_time(server_pid), cpu_time(std::process::id()));
+    let deadline = started + run;
+    let warm_until = started + warm;
+    let clients = (0..connections).map(|c| {
+        let (http, request) = (client(), request.clone());
+        tokio::spawn(async move {
+            let http = http?;
+            let mut latencies = Vec::new();
+            let mut i = 0;
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                let response = request(&http, c, i).send().await?;
+                anyhow::ensure!(
+                    response.status() == expected,
+                    "answered {}",
+                    response.status()
+                );
+                response.bytes().await?;
+                if sent >= warm_until {
+                    latencies.push(sent.elapsed());
+                }
+                i += 1;
+            }
+            anyhow::Ok(latencies)
+        })
+    });
+    let mut latencies = Vec::new();
+    for client in futures_util::future::join_all(clients).await {
+        latencies.extend(client??);
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let percent = |after: Duration, before: Duration| (after - before).as_secs_f64() / wall * 100.0;
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
+    Ok(Load {
+        rate: latencies.len() as f64 / (run - warm).as_secs_f64(),
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        server_cpu: percent(cpu_time(server_pid), cpu_before.0),
+        client_cpu: percent(cpu_time(std::process::id()), cpu_before.1),
+    })
 }
