@@ -93,6 +93,30 @@ async fn a_ping_is_answered_with_a_pong_echoing_the_client_time() {
 }
 
 #[tokio::test]
+async fn a_message_at_the_size_limit_is_read_whole_though_the_read_buffer_is_smaller() {
+    let app = spawn_app().await;
+    let mut socket = app.connect_ws_plain().await;
+    next_server_msg(&mut socket).await;
+
+    // A valid ping padded with whitespace to exactly the limit: many reads of the server's
+    // small buffer make one frame.
+    let ping = r#"{"type":"ping","client_time_ms":4096}"#;
+    let padded = format!(
+        "{ping}{}",
+        " ".repeat(shared::ws::MAX_CLIENT_MESSAGE_BYTES - ping.len())
+    );
+    assert_eq!(padded.len(), shared::ws::MAX_CLIENT_MESSAGE_BYTES);
+    socket.send(Message::text(padded)).await.unwrap();
+
+    loop {
+        if let ServerMsg::Pong { client_time_ms, .. } = next_server_msg(&mut socket).await {
+            assert_eq!(client_time_ms, 4096);
+            break;
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_garbage_message_closes_only_that_connection_with_1003() {
     let app = spawn_app().await;
     let mut rude = app.connect_ws_plain().await;
