@@ -98,6 +98,8 @@ pub fn run_all() -> anyhow::Result<()> {
             "--",
             "--ignored",
             "--test-threads=1",
+            // The figures the suite measures (load to first tick, a big board's live change).
+            "--show-output",
         ]))
         .env("CHROMEDRIVER", chromedriver())
         .env("TASKTICK_NGINX", nginx_path()))?;
