@@ -5,8 +5,9 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
-use shared::{Board, Name};
+use shared::Board;
 
+use super::checked_name;
 use crate::api;
 
 /// The board list.
@@ -24,14 +25,9 @@ pub fn BoardList() -> impl IntoView {
     let navigate = use_navigate();
     let create = move |event: SubmitEvent| {
         event.prevent_default();
-        let Some(field) = name.get_untracked() else {
+        let Some(raw) = checked_name(name, error) else {
             return;
         };
-        let raw = field.value();
-        if let Err(rule) = Name::parse(&raw) {
-            error.set(Some(rule.to_string()));
-            return;
-        }
         let navigate = navigate.clone();
         spawn_local(async move {
             match api::create_board(&raw).await {

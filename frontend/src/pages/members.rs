@@ -7,8 +7,9 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
-use shared::{BoardId, Member, Name, Role};
+use shared::{BoardId, Member, Role};
 
+use super::checked_name;
 use crate::api;
 
 const ROLES: [Role; 3] = [Role::Viewer, Role::Editor, Role::Owner];
@@ -132,14 +133,9 @@ fn BoardControls(board: BoardId, error: RwSignal<Option<String>>) -> impl IntoVi
     let navigate = use_navigate();
     let rename = move |event: SubmitEvent| {
         event.prevent_default();
-        let Some(field) = name.get_untracked() else {
+        let Some(raw) = checked_name(name, error) else {
             return;
         };
-        let raw = field.value();
-        if let Err(rule) = Name::parse(&raw) {
-            error.set(Some(rule.to_string()));
-            return;
-        }
         spawn_local(async move {
             match api::rename_board(board, &raw).await {
                 // The heading shows the name the page loaded: load it again.

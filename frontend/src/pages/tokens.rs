@@ -5,8 +5,9 @@ use leptos::ev::SubmitEvent;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::{Name, TokenInfo};
+use shared::TokenInfo;
 
+use super::checked_name;
 use crate::api;
 
 /// `2026-11-30 14:05` (UTC), without chrono's formatting machinery in the bundle.
@@ -40,14 +41,9 @@ pub fn TokensPage() -> impl IntoView {
     let name = NodeRef::<html::Input>::new();
     let create = move |event: SubmitEvent| {
         event.prevent_default();
-        let Some(field) = name.get_untracked() else {
+        let Some(raw) = checked_name(name, error) else {
             return;
         };
-        let raw = field.value();
-        if let Err(rule) = Name::parse(&raw) {
-            error.set(Some(rule.to_string()));
-            return;
-        }
         spawn_local(async move {
             match api::create_token(&raw).await {
                 Ok(issued) => {
