@@ -24,7 +24,8 @@ use crate::wire::ConnectionWire;
 use crate::{AppError, AppState};
 
 /// Who may create an account (`--signup`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Signup {
     /// Anyone who reaches the server, on the page.
     #[default]

@@ -5,6 +5,7 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use clap::Args;
+use serde::{Serialize, Serializer};
 
 use crate::auth::Signup;
 use crate::store::DatabaseUrl;
@@ -22,15 +23,23 @@ const DEFAULT_WRITE_RATE: NonZeroU32 = NonZeroU32::new(50).unwrap();
 const DEFAULT_SIGN_IN_WINDOW_SECS: u64 = 15 * 60;
 const DEFAULT_EVENT_RETENTION: NonZeroU32 = NonZeroU32::new(10_000).unwrap();
 
-/// Everything `tasktick serve` needs to start.
-#[derive(Debug, Clone, Args)]
+/// Everything `tasktick serve` needs to start. Serialised (by `tasktick config`) with the flags'
+/// names as keys, so that the output is a config file; the database password is hidden.
+#[derive(Debug, Clone, Args, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct Config {
+    /// A TOML file of settings, keyed by these flags' names (`addr = "0.0.0.0:3000"`); the
+    /// environment and the flags override it.
+    #[arg(long, env = "TASKTICK_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
     /// Address to listen on; port 0 picks a free port (the log says which).
     #[arg(long, env = "TASKTICK_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
     /// Where tasks live: `sqlite://PATH` or a bare PATH (a SQLite file, created with its folder if
     /// missing), or `postgres://USER:PASSWORD@HOST:PORT/DB` for several instances on one database.
     #[arg(long, env = "TASKTICK_DATABASE", default_value = "data/tasks.db")]
+    #[serde(serialize_with = "shown_without_password")]
     pub database: DatabaseUrl,
     /// Folder holding the built front end (`trunk build --release` writes `dist`).
     #[arg(long, env = "TASKTICK_STATIC_DIR", default_value = "dist")]
@@ -50,6 +59,7 @@ pub struct Config {
         env = "TASKTICK_ALLOWED_ORIGINS",
         value_delimiter = ','
     )]
+    #[serde(rename = "allowed-origin")]
     pub allowed_origins: Vec<String>,
     /// Seconds a client may take to send a request's head, and again its body; a slower one is
     /// disconnected (head) or answered 408 (body), so slow clients cannot hold connections.
@@ -96,6 +106,7 @@ pub struct Config {
         env = "TASKTICK_TRUSTED_PROXIES",
         value_delimiter = ','
     )]
+    #[serde(rename = "trusted-proxy")]
     pub trusted_proxies: Vec<IpAddr>,
     /// Sign-in attempts allowed per account and per client address within `--sign-in-window`
     /// seconds; more are answered 429 until the window ends.
@@ -120,6 +131,7 @@ impl Config {
     /// The defaults, with the three settings every deployment chooses.
     pub fn new(addr: SocketAddr, database: DatabaseUrl, static_dir: PathBuf) -> Self {
         Self {
+            config: None,
             addr,
             database,
             static_dir,
@@ -142,4 +154,15 @@ impl Config {
             write_rate: DEFAULT_WRITE_RATE,
         }
     }
+}
+
+impl Config {
+    /// These settings as a TOML config file, the database password hidden.
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        Ok(toml::to_string(self)?)
+    }
+}
+
+fn shown_without_password<S: Serializer>(url: &DatabaseUrl, out: S) -> Result<S::Ok, S::Error> {
+    out.collect_str(url)
 }

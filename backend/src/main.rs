@@ -1,8 +1,6 @@
 //! The `tasktick` binary: parses the command line and hands over to the library.
 
-use clap::Parser;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    backend::cli::Cli::parse().run().await
+    backend::cli::Cli::parse_with_config().run().await
 }

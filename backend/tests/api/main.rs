@@ -5,6 +5,7 @@
 mod accounts;
 mod boards;
 mod cluster;
+mod config_file;
 mod console;
 mod contract;
 mod contract_requests;
