@@ -121,6 +121,10 @@ pub struct Config {
     /// 429 with Retry-After.
     #[arg(long, env = "TASKTICK_WRITE_RATE", default_value_t = DEFAULT_WRITE_RATE)]
     pub write_rate: NonZeroU32,
+    /// Serve `GET /metrics` (Prometheus) on this address only, instead of beside the API; for
+    /// keeping it off the public address.
+    #[arg(long, env = "TASKTICK_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
     /// Refuse every WebSocket upgrade with 503, as a proxy that blocks WebSockets would (clients
     /// then use the event stream).
     #[arg(long, env = "TASKTICK_DISABLE_WEBSOCKET")]
@@ -145,6 +149,7 @@ impl Config {
             max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
             event_retention: DEFAULT_EVENT_RETENTION,
             disable_websocket: false,
+            metrics_addr: None,
             log_format: LogFormat::Text,
             signup: Signup::Open,
             secure_cookies: false,

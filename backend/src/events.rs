@@ -26,6 +26,8 @@ pub struct Event {
     pub text: Utf8Bytes,
     /// Whether this is a task event (which carries `seq` for a client to resume from).
     pub is_task_event: bool,
+    /// When this instance published it (the fan-out metric measures from here).
+    pub published: std::time::Instant,
 }
 
 /// The live event stream of this instance.
@@ -72,6 +74,7 @@ impl EventHub {
             seq: event.seq,
             text: encode(&event.to_message()),
             is_task_event: true,
+            published: std::time::Instant::now(),
         });
     }
 
@@ -86,7 +89,9 @@ impl EventHub {
                 reason,
             }),
             is_task_event: false,
+            published: std::time::Instant::now(),
         });
+        crate::monitoring::resync("log");
     }
 
     fn send(&self, event: Event) {

@@ -124,7 +124,14 @@ fn publish_committed(hub: &EventHub, committed: Vec<TaskEvent>) -> bool {
 
 /// Publishes everything the log holds after the hub's position, on every board that moved.
 async fn catch_up(store: &dyn TaskStore, hub: &EventHub) -> Result<(), StoreError> {
-    for (board, head) in store.heads().await? {
+    let heads = store.heads().await?;
+    crate::monitoring::follower_lag(
+        heads
+            .iter()
+            .map(|&(board, head)| (head - hub.published(board)).max(0))
+            .sum(),
+    );
+    for (board, head) in heads {
         if head > hub.published(board) {
             catch_up_board(store, hub, board).await?;
         }

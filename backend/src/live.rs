@@ -148,6 +148,7 @@ impl Live {
 
     /// The session fell behind the hub: every board it follows must reload.
     pub fn lagged(&self, missed: u64) -> Vec<Outgoing> {
+        crate::monitoring::resync("lagged");
         vec![Outgoing::from(&ServerMsg::Resync {
             board: None,
             reason: format!("this connection fell {missed} events behind"),
@@ -216,6 +217,7 @@ impl BoardAccess for StoreAccess {
         }
         let subscribed = |seq| Outgoing::from(&ServerMsg::Subscribed { board, seq });
         let resync = |reason| {
+            crate::monitoring::resync("replay");
             Outgoing::from(&ServerMsg::Resync {
                 board: Some(board),
                 reason,
@@ -350,6 +352,7 @@ mod tests {
             seq,
             text: format!("{board}:{seq}").into(),
             is_task_event: true,
+            published: std::time::Instant::now(),
         }
     }
 

@@ -30,23 +30,46 @@ use crate::wire::{self, CountingListener};
 use crate::write_limit::WriteLimit;
 use crate::writes::Writes;
 use crate::ws::WsSettings;
-use crate::{AppState, follower, janitor, security, serve, store, ws};
+use crate::{AppState, follower, janitor, monitoring, security, serve, store, ws};
 
 /// How long shutdown waits for WebSocket connections to get their close frames out, beyond the
 /// close spread.
 const WEBSOCKET_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The whole HTTP surface: `/api`, `/ws`, `/healthz`, and the front end in `static_dir` at `/`.
-pub fn app(state: AppState, static_dir: &std::path::Path, read_timeout: Duration) -> Router {
-    let router = Router::new()
+/// Where `GET /metrics` is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsAt {
+    /// Beside the API, on the main address.
+    MainAddress,
+    /// Only on a listener of its own (`--metrics-addr`).
+    OwnAddress,
+}
+
+/// The whole HTTP surface: `/api`, `/ws`, `/healthz`, `/metrics` unless it has an address of its
+/// own, and the front end in `static_dir` at `/`.
+pub fn app(
+    state: AppState,
+    static_dir: &std::path::Path,
+    read_timeout: Duration,
+    metrics: MetricsAt,
+) -> Router {
+    let mut routes = Router::new()
         .nest(
             shared::API_PREFIX,
             routes::api_router(state.clone(), read_timeout),
         )
         .merge(ws::router())
-        .merge(health::router())
+        .merge(health::router());
+    if metrics == MetricsAt::MainAddress {
+        routes = routes.merge(monitoring::router());
+    }
+    let router = routes
+        // Inside routing, where the route template is known.
+        .route_layer(middleware::from_fn(monitoring::http))
         .with_state(state.clone())
-        .fallback_service(static_files::router(static_dir))
+        .fallback_service(
+            static_files::router(static_dir).layer(middleware::from_fn(monitoring::http)),
+        )
         .layer(middleware::from_fn_with_state(state, crate::lab::meter))
         .layer(middleware::from_fn(wire::track_requests));
     let [nosniff, referrer, frames, policy] = security::layers();
@@ -114,6 +137,8 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
 /// A server bound to its address, ready to run.
 pub struct Application {
     listener: TcpListener,
+    /// `--metrics-addr`'s listener, when metrics have an address of their own.
+    metrics_listener: Option<TcpListener>,
     admission: Admission,
     read_timeout: Duration,
     drain: Duration,
@@ -125,6 +150,8 @@ impl Application {
     /// Opens the store, starts the clock and binds the listener (so [`Application::local_addr`] is
     /// known before serving, even for port 0).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // Installed before anything records (a meter made before it would record nothing).
+        monitoring::handle();
         let store = store::open(&config.database, config.event_retention)
             .await
             .with_context(|| format!("cannot open the database {}", config.database))?;
@@ -210,10 +237,24 @@ impl Application {
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.addr))?;
+        monitoring::spawn_upkeep(state.shutdown.clone());
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} for metrics"))?,
+            ),
+            None => None,
+        };
         let read_timeout = Duration::from_secs(config.read_timeout);
-        let router = app(state.clone(), &config.static_dir, read_timeout);
+        let metrics_at = match metrics_listener {
+            Some(_) => MetricsAt::OwnAddress,
+            None => MetricsAt::MainAddress,
+        };
+        let router = app(state.clone(), &config.static_dir, read_timeout, metrics_at);
         Ok(Self {
             listener,
+            metrics_listener,
             admission: Admission::new(limits, config.trusted_proxies.clone()),
             read_timeout,
             drain: Duration::from_secs(config.drain_seconds),
@@ -243,6 +284,19 @@ impl Application {
     ) -> anyhow::Result<()> {
         let addr = self.local_addr();
         tracing::info!("tasktick listening on http://{addr}");
+        if let Some(listener) = self.metrics_listener {
+            let metrics_addr = listener.local_addr()?;
+            tracing::info!("metrics on http://{metrics_addr}/metrics");
+            let stop = self.state.shutdown.clone();
+            tokio::spawn(async move {
+                let served = axum::serve(listener, monitoring::router::<()>())
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await;
+                if let Err(error) = served {
+                    tracing::error!(%error, "the metrics listener failed");
+                }
+            });
+        }
         let shutdown = self.state.shutdown.clone();
         let connections = self.state.connections.clone();
         let close_spread = self.state.ws.close_spread;

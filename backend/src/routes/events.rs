@@ -25,6 +25,7 @@ use utoipa::IntoParams;
 
 use crate::extract::AppQuery;
 use crate::live::Live;
+use crate::monitoring::{self, LiveMeters, Transport};
 use crate::ws::connection::{self, Frame, Session, Timing};
 use crate::ws::{SEND_TIMEOUT, acquire_permit, hello};
 use crate::{AppError, AppState};
@@ -88,6 +89,16 @@ pub(crate) async fn events_stream(
     AppQuery(query): AppQuery<EventsQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<ReceiverStream<Result<Event, Infallible>>>, AppError> {
+    open_stream(state, query, headers)
+        .await
+        .inspect_err(|error| monitoring::refused(Transport::EventStream, error))
+}
+
+async fn open_stream(
+    state: AppState,
+    query: EventsQuery,
+    headers: HeaderMap,
+) -> Result<Sse<ReceiverStream<Result<Event, Infallible>>>, AppError> {
     let since = match headers.get("last-event-id") {
         Some(value) => Some(
             value
@@ -127,6 +138,7 @@ pub(crate) async fn events_stream(
             send_timeout: SEND_TIMEOUT,
             close_spread: state.ws.close_spread,
         },
+        meters: LiveMeters::open(Transport::EventStream),
     };
     let (sender, receiver) = tokio::sync::mpsc::channel(QUEUE);
     let sink = PollSender::new(sender).with(|frame: Frame| async move {

@@ -53,6 +53,7 @@ use crate::{AppState, ws};
         lab::lab_report,
         health::health_check,
         health::ready_check,
+        crate::monitoring::render,
         ws::ws_upgrade,
     ),
     components(schemas(

@@ -34,18 +34,21 @@ pub use url::DatabaseUrl;
 /// The longest any store call may take before it is answered as unavailable.
 pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Runs one store call within [`CALL_TIMEOUT`].
+/// Runs one store call within [`CALL_TIMEOUT`], timed for `/metrics`.
 pub(crate) async fn bounded<T>(
     call: impl std::future::Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {
-    tokio::time::timeout(CALL_TIMEOUT, call)
+    let started = std::time::Instant::now();
+    let result = tokio::time::timeout(CALL_TIMEOUT, call)
         .await
         .unwrap_or_else(|_| {
             Err(StoreError::Unavailable(format!(
                 "no answer within {} s",
                 CALL_TIMEOUT.as_secs()
             )))
-        })
+        });
+    crate::monitoring::store_call(started.elapsed(), &result);
+    result
 }
 
 /// The board that holds the tasks of before boards, on every database; the task routes serve it

@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::clock::TickFeed;
 use crate::events::Event;
 use crate::live::{Live, Outgoing};
+use crate::monitoring::LiveMeters;
 use crate::store::accounts::AccessChange;
 
 /// WebSocket close reasons are limited to 123 bytes of UTF-8.
@@ -73,6 +74,17 @@ pub struct Session {
     pub ticks: TickFeed,
     pub shutdown: CancellationToken,
     pub timing: Timing,
+    /// Counts the session as open, and what it sends.
+    pub meters: LiveMeters,
+}
+
+/// What a loop turn's messages deliver, for the fan-out metric.
+enum Delivering {
+    Nothing,
+    /// A task event published at this moment.
+    Event(std::time::Instant),
+    /// A tick made at this Unix epoch millisecond.
+    Tick(i64),
 }
 
 /// A read failure that deserves a specific close code (the peer may still read it).
@@ -141,9 +153,10 @@ where
         mut ticks,
         shutdown,
         timing,
+        meters,
     } = session;
     for message in prelude {
-        if !send(&mut sink, Frame::Message(message), timing).await {
+        if !send(&mut sink, message, timing, &meters).await {
             return;
         }
     }
@@ -153,6 +166,7 @@ where
     let mut deadline = Instant::now() + timing.idle_timeout;
 
     let ending = 'connection: loop {
+        let mut delivering = Delivering::Nothing;
         // Each arm yields what to send, if anything; sending happens once, below.
         let outgoing: Vec<Outgoing> = tokio::select! {
             // Shutdown first: a busy connection must still say goodbye promptly.
@@ -188,7 +202,10 @@ where
                 }
             },
             received = events.recv() => match received {
-                Ok(event) => live.event(&event).into_iter().collect(),
+                Ok(event) => {
+                    delivering = Delivering::Event(event.published);
+                    live.event(&event).into_iter().collect()
+                }
                 // Never drop events silently: tell the client to reload instead.
                 Err(RecvError::Lagged(missed)) => live.lagged(missed),
                 Err(RecvError::Closed) => {
@@ -204,22 +221,31 @@ where
             },
             changed = ticks.changed() => match changed {
                 // Only the shared JSON is cloned (a reference count), never the tick's text.
-                Ok(()) => ticks.borrow_and_update().as_ref().map(|tick| Outgoing::notice(tick.json.clone())).into_iter().collect(),
+                Ok(()) => ticks.borrow_and_update().as_ref().map(|tick| {
+                    delivering = Delivering::Tick(tick.server_time_ms);
+                    Outgoing::notice(tick.json.clone())
+                }).into_iter().collect(),
                 Err(_) => break Ending::Close(close_code::AWAY, "server is shutting down".into()),
             },
             () = sleep_until(next_ping) => {
                 next_ping = Instant::now() + timing.ping_interval;
-                if !send(&mut sink, Frame::Ping, timing).await {
+                if !matches!(timeout(timing.send_timeout, sink.send(Frame::Ping)).await, Ok(Ok(()))) {
                     break Ending::PeerGone;
                 }
                 Vec::new()
             }
         };
+        let delivered = !outgoing.is_empty();
         for message in outgoing {
-            if !send(&mut sink, Frame::Message(message), timing).await {
+            if !send(&mut sink, message, timing, &meters).await {
                 // The peer's socket accepted nothing for the whole timeout, or is gone.
                 break 'connection Ending::PeerGone;
             }
+        }
+        match delivering {
+            Delivering::Event(published) if delivered => meters.event_delivered(published),
+            Delivering::Tick(made_ms) if delivered => meters.tick_delivered(made_ms),
+            _ => {}
         }
     };
 
@@ -248,12 +274,22 @@ where
     let _ = timeout(timing.send_timeout, sink.close()).await;
 }
 
-/// Sends one frame within the send timeout; whether it went out.
-async fn send<S: Sink<Frame> + Unpin>(sink: &mut S, frame: Frame, timing: Timing) -> bool {
-    matches!(
-        timeout(timing.send_timeout, sink.send(frame)).await,
+/// Sends one message within the send timeout, counted if it went out; whether it did.
+async fn send<S: Sink<Frame> + Unpin>(
+    sink: &mut S,
+    message: Outgoing,
+    timing: Timing,
+    meters: &LiveMeters,
+) -> bool {
+    let bytes = message.text.len();
+    let sent = matches!(
+        timeout(timing.send_timeout, sink.send(Frame::Message(message))).await,
         Ok(Ok(()))
-    )
+    );
+    if sent {
+        meters.sent(bytes);
+    }
+    sent
 }
 
 /// What one client message asks for: a client message, nothing (a pong), or the end of the
@@ -297,6 +333,7 @@ mod tests {
 
     use super::*;
     use crate::live::{BoardAccess, Opened, Recheck};
+    use crate::monitoring::Transport;
     use crate::ws::clock::Tick;
 
     const TIMING: Timing = Timing {
@@ -358,6 +395,7 @@ mod tests {
             seq,
             text: format!("event {seq}").into(),
             is_task_event: true,
+            published: std::time::Instant::now(),
         }
     }
 
@@ -386,6 +424,7 @@ mod tests {
             ticks: feed,
             shutdown: shutdown.clone(),
             timing: TIMING,
+            meters: LiveMeters::open(Transport::WebSocket),
         };
         let task = tokio::spawn(serve(server_out, server_in, session));
         Harness {
@@ -678,6 +717,7 @@ mod tests {
                 send_timeout: TIMING.send_timeout,
                 close_spread: Duration::ZERO,
             },
+            meters: LiveMeters::open(Transport::WebSocket),
         };
         let started = Instant::now();
         let task = tokio::spawn(serve(StuckSink { accepted: 0 }, server_in, session));

@@ -20,6 +20,7 @@ use shared::{LabRun, Problem, ServerMsg};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::live::{Live, Outgoing};
+use crate::monitoring::{self, LiveMeters, Transport};
 use crate::{AppError, AppState};
 use connection::{Frame, Session, Timing};
 
@@ -103,6 +104,17 @@ pub(crate) async fn ws_upgrade(
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AppError> {
+    upgrade_checked(state, headers, query, upgrade)
+        .await
+        .inspect_err(|error| monitoring::refused(Transport::WebSocket, error))
+}
+
+async fn upgrade_checked(
+    state: AppState,
+    headers: HeaderMap,
+    query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, AppError> {
     let upgrade = upgrade.map_err(|rejection| AppError::NotWebSocket(rejection.body_text()))?;
     if state.ws.disabled {
         return Err(AppError::WebSocketDisabled);
@@ -129,6 +141,7 @@ pub(crate) async fn ws_upgrade(
             send_timeout: SEND_TIMEOUT,
             close_spread: state.ws.close_spread,
         },
+        meters: LiveMeters::open(Transport::WebSocket),
     };
     let connections = state.connections.clone();
     Ok(upgrade

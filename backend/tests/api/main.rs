@@ -13,6 +13,7 @@ mod helpers;
 mod hostile;
 mod lab;
 mod live;
+mod metrics;
 mod operator;
 mod postgres;
 mod process;
