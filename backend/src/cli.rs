@@ -15,7 +15,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::client;
 use crate::config::Config;
 use crate::startup::Application;
-use crate::{operator, shutdown, telemetry};
+use crate::{maintenance, operator, shutdown, telemetry};
 
 /// tasktick: a shared task board over REST, with a live clock and task events over WebSocket.
 #[derive(Debug, Parser)]
@@ -46,6 +46,12 @@ enum Command {
     /// Manage accounts on the database directly (for the first account, or closed sign-up).
     #[command(subcommand)]
     User(operator::UserCommand),
+    /// Copy a SQLite database consistently while servers use it (for PostgreSQL: pg_dump).
+    Backup(maintenance::BackupArgs),
+    /// Write everything in a store (accounts, boards, members, tasks, event heads) to a JSON file.
+    Export(maintenance::ExportArgs),
+    /// Fill a new, empty store from an export: move from SQLite to PostgreSQL, or back.
+    Import(maintenance::ImportArgs),
     /// Print the settings `serve` would run with (from the config file, the environment and the
     /// flags), as a config file, with secrets hidden.
     Config(Config),
@@ -190,6 +196,18 @@ impl Cli {
             Command::User(command) => {
                 telemetry::init("warn", telemetry::LogFormat::Text);
                 operator::run(command).await
+            }
+            Command::Backup(args) => {
+                telemetry::init("warn", telemetry::LogFormat::Text);
+                maintenance::backup(args).await
+            }
+            Command::Export(args) => {
+                telemetry::init("warn", telemetry::LogFormat::Text);
+                maintenance::export(args).await
+            }
+            Command::Import(args) => {
+                telemetry::init("warn", telemetry::LogFormat::Text);
+                maintenance::import(args).await
             }
             Command::Config(config) => {
                 print!("{}", config.to_toml()?);

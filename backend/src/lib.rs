@@ -21,6 +21,7 @@ pub mod janitor;
 pub mod lab;
 pub mod limits;
 pub mod live;
+pub mod maintenance;
 pub mod monitoring;
 pub mod operator;
 pub mod origin;

@@ -17,6 +17,7 @@
 pub mod accounts;
 pub mod postgres;
 pub mod sqlite;
+pub mod transfer;
 mod url;
 
 use std::num::NonZeroU32;
@@ -649,9 +650,9 @@ pub trait TaskStore: Send + Sync + 'static {
 /// Opens (creating and migrating as needed) the store at `url`.
 /// A whole store: tasks and their events, accounts and boards. Parts of the server that need only
 /// one side take that trait (a `Arc<dyn Store>` coerces to either).
-pub trait Store: TaskStore + AccountStore {}
+pub trait Store: TaskStore + AccountStore + transfer::Transfer {}
 
-impl<T: TaskStore + AccountStore> Store for T {}
+impl<T: TaskStore + AccountStore + transfer::Transfer> Store for T {}
 
 pub async fn open(url: &DatabaseUrl, retention: NonZeroU32) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match url {

@@ -512,3 +512,4 @@ async fn listen(pool: PgPool, wake: Arc<Notify>) {
 }
 
 account_store!(PgStore);
+super::transfer::transfer_store!(PgStore, super::transfer::POSTGRES);

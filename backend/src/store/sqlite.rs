@@ -71,6 +71,19 @@ impl SqliteStore {
         })
     }
 
+    /// Writes a consistent, compacted copy of the database to the new file `to` while others keep
+    /// using it (`VACUUM INTO` reads in one transaction).
+    pub async fn backup(&self, to: &Path) -> Result<(), StoreError> {
+        let to = to.to_str().ok_or_else(|| {
+            StoreError::Corrupt(format!("the backup path {} is not UTF-8", to.display()))
+        })?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(to)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Appends the batch's events to the log, moves the counter, trims what is past retention.
     async fn append(
         &self,
@@ -471,3 +484,4 @@ mod tests {
 }
 
 account_store!(SqliteStore);
+super::transfer::transfer_store!(SqliteStore, super::transfer::SQLITE);

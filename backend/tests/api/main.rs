@@ -13,6 +13,7 @@ mod helpers;
 mod hostile;
 mod lab;
 mod live;
+mod maintenance;
 mod metrics;
 mod operator;
 mod postgres;
