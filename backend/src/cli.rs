@@ -181,7 +181,8 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<()> {
         match self.command.unwrap_or(Command::Serve(self.serve)) {
             Command::Serve(config) => {
-                telemetry::init("info", config.log_format);
+                // memory-serve lists every embedded file at `info`.
+                telemetry::init("info,memory_serve=warn", config.log_format);
                 let app = Application::build(config).await?;
                 app.run_until(shutdown::signal()).await
             }

@@ -41,9 +41,10 @@ pub struct Config {
     #[arg(long, env = "TASKTICK_DATABASE", default_value = "data/tasks.db")]
     #[serde(serialize_with = "shown_without_password")]
     pub database: DatabaseUrl,
-    /// Folder holding the built front end (`trunk build --release` writes `dist`).
-    #[arg(long, env = "TASKTICK_STATIC_DIR", default_value = "dist")]
-    pub static_dir: PathBuf,
+    /// Serve the front end from this folder (as `trunk build` or `trunk serve` writes it) instead
+    /// of the one built into the binary; a build without one serves `dist` by default.
+    #[arg(long, env = "TASKTICK_STATIC_DIR")]
+    pub static_dir: Option<PathBuf>,
     /// Seconds between the server's WebSocket pings.
     #[arg(long, env = "TASKTICK_WS_PING_INTERVAL", default_value_t = DEFAULT_WS_PING_INTERVAL_SECS,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -138,7 +139,7 @@ impl Config {
             config: None,
             addr,
             database,
-            static_dir,
+            static_dir: Some(static_dir),
             ws_ping_interval: DEFAULT_WS_PING_INTERVAL_SECS,
             ws_timeout: DEFAULT_WS_TIMEOUT_SECS,
             allowed_origins: Vec::new(),

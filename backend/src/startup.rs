@@ -24,7 +24,8 @@ use crate::events::{BROADCAST_CAPACITY, EventHub};
 use crate::lab::LabRegistry;
 use crate::limits::{self, Admission, ConnectionLimits};
 use crate::live::StoreAccess;
-use crate::routes::{self, health, static_files};
+use crate::routes::static_files::{self, FrontEnd};
+use crate::routes::{self, health};
 use crate::state::Shared;
 use crate::wire::{self, CountingListener};
 use crate::write_limit::WriteLimit;
@@ -46,10 +47,10 @@ pub enum MetricsAt {
 }
 
 /// The whole HTTP surface: `/api`, `/ws`, `/healthz`, `/metrics` unless it has an address of its
-/// own, and the front end in `static_dir` at `/`.
+/// own, and the front end at `/`.
 pub fn app(
     state: AppState,
-    static_dir: &std::path::Path,
+    front_end: &FrontEnd,
     read_timeout: Duration,
     metrics: MetricsAt,
 ) -> Router {
@@ -68,7 +69,7 @@ pub fn app(
         .route_layer(middleware::from_fn(monitoring::http))
         .with_state(state.clone())
         .fallback_service(
-            static_files::router(static_dir).layer(middleware::from_fn(monitoring::http)),
+            static_files::router(front_end).layer(middleware::from_fn(monitoring::http)),
         )
         .layer(middleware::from_fn_with_state(state, crate::lab::meter))
         .layer(middleware::from_fn(wire::track_requests));
@@ -156,11 +157,13 @@ impl Application {
             .await
             .with_context(|| format!("cannot open the database {}", config.database))?;
         tracing::info!(database = %config.database, store = store.identity(), "store opened");
-        if !config.static_dir.join("index.html").is_file() {
-            tracing::warn!(
-                static_dir = %config.static_dir.display(),
+        let front_end = FrontEnd::choose(config.static_dir.as_deref());
+        match front_end.missing_folder() {
+            Some(dir) => tracing::warn!(
+                static_dir = %dir.display(),
                 "no index.html in the static folder: the front end is not built (run `cargo xtask run`)"
-            );
+            ),
+            None => tracing::info!(%front_end, "serving the front end"),
         }
         let limits = ConnectionLimits::plan(
             limits::open_file_limit(),
@@ -251,7 +254,7 @@ impl Application {
             Some(_) => MetricsAt::OwnAddress,
             None => MetricsAt::MainAddress,
         };
-        let router = app(state.clone(), &config.static_dir, read_timeout, metrics_at);
+        let router = app(state.clone(), &front_end, read_timeout, metrics_at);
         Ok(Self {
             listener,
             metrics_listener,

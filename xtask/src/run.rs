@@ -1,9 +1,11 @@
-//! `cargo xtask run`: build the front end for release and serve it.
+//! `cargo xtask run`: build the front end for release and serve it from the release server, which
+//! carries it inside.
 
 use crate::command::{cargo, run as run_command};
 use crate::tools::ensure_front_end_tools;
 
-/// Builds `dist/` and runs the server on it; `server_args` go to `tasktick serve`.
+/// Builds `dist/` and runs the release server with it built in; `server_args` go to
+/// `tasktick serve`.
 pub fn run(server_args: Vec<String>) -> anyhow::Result<()> {
     ensure_front_end_tools()?;
     build_front_end()?;
@@ -25,6 +27,11 @@ pub fn run(server_args: Vec<String>) -> anyhow::Result<()> {
                 "serve",
             ])
             .args(server_args)
+            // The server embeds this build instead of making its own (see backend/build.rs).
+            .env(
+                "TASKTICK_FRONTEND_DIR",
+                crate::command::workspace_root().join("dist"),
+            )
             // One developer's server: stop at once on Ctrl-C (no proxy to drain from), unless the
             // environment says otherwise; a flag still overrides both.
             .env(

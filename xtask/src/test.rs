@@ -11,7 +11,8 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Installs what is missing, then runs fmt, clippy, the host tests (on SQLite and on a throwaway
 /// PostgreSQL, or the one `TASKTICK_TEST_POSTGRES_URL` names), the front end's state machine on
-/// the host, the browser component tests, and the end-to-end tests against a fresh release build.
+/// the host, the browser component tests, and the end-to-end tests against a fresh release build
+/// of the front end (and of the binary, which carries it).
 pub fn run_all() -> anyhow::Result<()> {
     ensure_front_end_tools()?;
     ensure_browser()?;
@@ -87,6 +88,16 @@ pub fn run_all() -> anyhow::Result<()> {
         .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;
 
     build_front_end()?;
+    // The binary an operator installs: its build script builds the front end into it (as
+    // `cargo install --path backend` does); one end-to-end test runs it from an empty folder.
+    run(cargo().args([
+        "build",
+        "--release",
+        "--package",
+        "backend",
+        "--bin",
+        "tasktick",
+    ]))?;
     // One browser at a time: two cores do not run several Chromiums and a server well.
     run(postgres
         .pass_to(cargo().args([

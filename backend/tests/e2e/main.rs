@@ -945,3 +945,107 @@ async fn a_board_of_5000_tasks_shows_live_changes_at_once() {
     assert_eq!(browser.console_errors().await, Vec::<String>::new());
     browser.close().await;
 }
+
+/// `TASKTICK_RELEASE_BINARY`, or the workspace's `target/release/tasktick`.
+fn release_binary() -> std::path::PathBuf {
+    std::env::var_os("TASKTICK_RELEASE_BINARY")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/tasktick")
+        })
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a release build: run `cargo xtask test`"]
+async fn the_release_binary_serves_the_front_end_built_into_it_from_an_empty_folder() {
+    let binary = release_binary();
+    assert!(
+        binary.is_file(),
+        "no release build at {}: `cargo xtask test` makes one",
+        binary.display()
+    );
+    let folder = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(&binary);
+    command
+        .args(["serve", "--addr", "127.0.0.1:0", "--drain-seconds", "0"])
+        .current_dir(folder.path())
+        .env_remove("TASKTICK_STATIC_DIR")
+        .env_remove("TASKTICK_DATABASE");
+    let server = server_process::ServerProcess::spawn_command(command);
+    assert!(
+        server
+            .startup_log
+            .iter()
+            .any(|line| line.contains("built into the binary")),
+        "{:?}",
+        server.startup_log
+    );
+    let http = reqwest::Client::new();
+    let get = |path: &str, encoding: &'static str| {
+        http.get(server.url(path))
+            .header("accept-encoding", encoding)
+            .send()
+    };
+
+    let page = get("/", "identity").await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers().contains_key("content-security-policy"));
+    let html = page.text().await.unwrap();
+    let wasm = html
+        .split(['"', '\''])
+        .find(|part| part.ends_with("_bg.wasm"))
+        .expect("the page names its WebAssembly")
+        .to_owned();
+
+    let raw = get(&wasm, "identity").await.unwrap();
+    assert_eq!(raw.headers()["content-type"], "application/wasm");
+    assert_eq!(&raw.bytes().await.unwrap()[..4], b"\0asm");
+    for (accepted, sent) in [("br, gzip", "br"), ("gzip", "gzip")] {
+        let compressed = get(&wasm, accepted).await.unwrap();
+        assert_eq!(compressed.status(), 200);
+        assert_eq!(compressed.headers()["content-encoding"], sent);
+        assert_eq!(compressed.headers()["vary"], "accept-encoding");
+        assert!(
+            compressed.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("immutable")
+        );
+        let etag = compressed.headers()["etag"].clone();
+        let again = http
+            .get(server.url(&wasm))
+            .header("accept-encoding", accepted)
+            .header("if-none-match", etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304);
+    }
+    let route = get("/lab", "br").await.unwrap();
+    assert_eq!(route.status(), 200, "a client route gets the page");
+    assert!(
+        route.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert_eq!(
+        get("/missing-0123456789abcdef.js", "br")
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert!(
+        folder.path().join("data/tasks.db").is_file(),
+        "the database is in the folder it runs in"
+    );
+
+    let base = server.url("");
+    browser::sign_up(&base, "ada").await;
+    let browser = Browser::open_as(&format!("{base}/"), "ada").await;
+    browser.wait_for_the_clock_to_tick().await;
+    assert_eq!(browser.console_errors().await, Vec::<String>::new());
+    browser.close().await;
+    server.kill_hard();
+}
