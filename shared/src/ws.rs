@@ -23,6 +23,20 @@ pub const MAX_CLIENT_MESSAGE_BYTES: usize = 4 * 1024;
 /// A client that hears nothing (not even a tick) for this long should treat the connection as dead.
 pub const CLIENT_SILENCE_TIMEOUT_MS: u32 = 5_000;
 
+/// First reconnection delay ceiling, doubled after each failed attempt up to
+/// [`MAX_RECONNECT_MS`].
+pub const FIRST_RECONNECT_MS: f64 = 500.0;
+pub const MAX_RECONNECT_MS: f64 = 30_000.0;
+
+/// How long a client waits before reconnecting after `failures` attempts in a row: exponential
+/// backoff with full jitter, a uniformly random delay up to 0.5 s × 2^failures, capped at 30 s;
+/// `random_unit` in `[0, 1]` picks the point in the window. The browser follows it, and so do the
+/// reconnect-storm test's clients: thousands of clients cut off at once come back spread out.
+pub fn reconnect_delay_ms(failures: u32, random_unit: f64) -> u32 {
+    let ceiling = (FIRST_RECONNECT_MS * 2f64.powi(failures.min(16) as i32)).min(MAX_RECONNECT_MS);
+    (ceiling * random_unit.clamp(0.0, 1.0)) as u32
+}
+
 /// A message the server sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -2,9 +2,8 @@
 
 use shared::ws::CLIENT_SILENCE_TIMEOUT_MS;
 
-/// First retry delay, doubled after each failed attempt up to [`MAX_RETRY_MS`].
-const FIRST_RETRY_MS: f64 = 500.0;
-const MAX_RETRY_MS: f64 = 30_000.0;
+pub use shared::ws::reconnect_delay_ms as retry_delay_ms;
+
 /// A connection that stayed up this long resets the backoff.
 const STABLE_MS: f64 = 60_000.0;
 
@@ -40,10 +39,4 @@ impl Backoff {
         self.failures = self.failures.saturating_add(1);
         delay
     }
-}
-
-/// Exponential backoff with full jitter: a uniformly random delay up to 0.5 s × 2^failures, capped.
-pub fn retry_delay_ms(failures: u32, random_unit: f64) -> u32 {
-    let ceiling = (FIRST_RETRY_MS * 2f64.powi(failures.min(16) as i32)).min(MAX_RETRY_MS);
-    (ceiling * random_unit.clamp(0.0, 1.0)) as u32
 }
