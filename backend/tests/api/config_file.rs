@@ -151,3 +151,11 @@ async fn serve_runs_on_the_settings_of_its_config_file() {
     assert!(database.is_file(), "the database is where the file says");
     server.kill_hard();
 }
+
+#[test]
+fn the_example_config_in_deploy_is_valid() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/tasktick.toml");
+    let shown = effective(&["config", "--config", example], &[]);
+    assert_eq!(shown["metrics-addr"].as_str(), Some("127.0.0.1:9300"));
+    assert_eq!(shown["signup"].as_str(), Some("closed"));
+}
