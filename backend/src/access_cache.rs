@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use shared::{Account, Board, BoardId, TokenId, UserId};
 
+use crate::store::{AccountStore, StoreError};
+
 /// How long an entry is trusted without a change saying otherwise.
 pub const TTL: Duration = Duration::from_secs(30);
 /// Most entries per kind before the cache starts over.
@@ -98,6 +100,21 @@ impl AccessCache {
 
     pub fn remember_board(&self, user: UserId, board: BoardId, seen: Option<Board>) {
         self.boards.put((user, board), seen);
+    }
+
+    /// The board as `user` sees it, remembered or else read from `store` (and remembered).
+    pub async fn board_or_read(
+        &self,
+        store: &dyn AccountStore,
+        user: UserId,
+        board: BoardId,
+    ) -> Result<Option<Board>, StoreError> {
+        if let Some(seen) = self.board(user, board) {
+            return Ok(seen);
+        }
+        let seen = store.board(user, board).await?;
+        self.remember_board(user, board, seen.clone());
+        Ok(seen)
     }
 
     /// Drops everything a change of `user`'s access to `board` may concern: one membership; with

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use axum::extract::ws::Utf8Bytes;
 use shared::{BoardId, EndReason, ServerMsg};
 
+use crate::access_cache::AccessCache;
 use crate::auth::{Caller, Credential, now_ms};
 use crate::events::{Event, EventHub};
 use crate::store::accounts::AccessChange;
@@ -192,9 +193,11 @@ fn ended(board: BoardId, reason: EndReason) -> Outgoing {
     Outgoing::from(&ServerMsg::Unsubscribed { board, reason })
 }
 
-/// [`BoardAccess`] backed by the store and this instance's event hub.
+/// [`BoardAccess`] backed by the store, what this instance remembers of memberships, and its
+/// event hub.
 pub struct StoreAccess {
     pub store: Arc<dyn Store>,
+    pub cache: Arc<AccessCache>,
     pub events: EventHub,
 }
 
@@ -207,7 +210,13 @@ impl BoardAccess for StoreAccess {
         since: Option<i64>,
     ) -> Result<Opened, EndReason> {
         let caller = caller.ok_or(EndReason::SignInRequired)?;
-        match self.store.board(caller.account.id, board).await {
+        // Remembered like the REST routes' checks: a reconnect storm of one account's tabs, or of
+        // a team, costs one read per membership, not one per connection.
+        let seen = self
+            .cache
+            .board_or_read(&*self.store, caller.account.id, board)
+            .await;
+        match seen {
             Ok(Some(_)) => {}
             Ok(None) => return Err(EndReason::NotFound),
             Err(error) => {

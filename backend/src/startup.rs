@@ -198,9 +198,10 @@ impl Application {
             shutdown.clone(),
         );
         let state = AppState::new(Shared {
-            access_cache,
+            access_cache: access_cache.clone(),
             board_access: Arc::new(StoreAccess {
                 store: store.clone(),
+                cache: access_cache.clone(),
                 events: events.clone(),
             }),
             access,

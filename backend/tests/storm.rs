@@ -56,6 +56,9 @@ struct Fleet {
     resyncs: AtomicUsize,
     /// Events that did not follow the one a client applied last (a gap or a repeat).
     out_of_order: AtomicUsize,
+    /// Subscriptions the server could not check at that moment (`unsubscribed`, `unavailable`):
+    /// the client subscribes again shortly, as the page does.
+    unavailable: AtomicUsize,
 }
 
 /// A free port on 127.0.0.1, for both lives of the instance.
@@ -208,8 +211,10 @@ async fn ten_thousand_clients_come_back_after_a_restart_and_miss_nothing() {
     println!(
         "connections per second, by second since the restart began: {storm_seconds:?}: peak \
          {peak}/s (at the start, with all {CLIENTS} arriving within a second: {first_peak}/s); \
-         attempts that found the instance down: {}; closes by code: {closes:?}",
-        fleet.unreachable.load(Ordering::Relaxed)
+         attempts that found the instance down: {}; closes by code: {closes:?}; subscriptions \
+         the server could not check at once: {}",
+        fleet.unreachable.load(Ordering::Relaxed),
+        fleet.unavailable.load(Ordering::Relaxed)
     );
     assert_eq!(
         (first.len(), storm.len()),
@@ -353,13 +358,15 @@ impl Client {
     /// Follows the board until the connection ends.
     async fn follow(&self, mut socket: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>) {
         let seq = &self.fleet.seqs[self.n];
-        let since = Some(seq.load(Ordering::Relaxed)).filter(|s| *s >= 0);
-        let subscribe = serde_json::to_string(&shared::ClientMsg::Subscribe {
-            board: self.board,
-            since,
-        })
-        .unwrap();
-        if socket.send(Message::Text(subscribe.into())).await.is_err() {
+        let mut since = Some(seq.load(Ordering::Relaxed)).filter(|s| *s >= 0);
+        let subscribe = |since: Option<i64>| {
+            let message = shared::ClientMsg::Subscribe {
+                board: self.board,
+                since,
+            };
+            Message::Text(serde_json::to_string(&message).unwrap().into())
+        };
+        if socket.send(subscribe(since)).await.is_err() {
             return;
         }
         let mut following = false;
@@ -384,6 +391,19 @@ impl Client {
                         }
                         "resync" => {
                             self.fleet.resyncs.fetch_add(1, Ordering::Relaxed);
+                        }
+                        "unsubscribed" if message["reason"] == "unavailable" => {
+                            self.fleet.unavailable.fetch_add(1, Ordering::Relaxed);
+                            if following {
+                                following = false;
+                                self.fleet.following.fetch_sub(1, Ordering::Relaxed);
+                            }
+                            let wait = rand::random_range(100..1000);
+                            tokio::time::sleep(Duration::from_millis(wait)).await;
+                            since = Some(seq.load(Ordering::Relaxed)).filter(|s| *s >= 0);
+                            if socket.send(subscribe(since)).await.is_err() {
+                                break;
+                            }
                         }
                         _ => {}
                     }

@@ -43,15 +43,10 @@ pub(crate) async fn access(
     board: BoardId,
     needed: Role,
 ) -> Result<Board, AppError> {
-    let user = caller.account.id;
-    let seen = match state.access_cache.board(user, board) {
-        Some(seen) => seen,
-        None => {
-            let seen = state.store.board(user, board).await?;
-            state.access_cache.remember_board(user, board, seen.clone());
-            seen
-        }
-    };
+    let seen = state
+        .access_cache
+        .board_or_read(&*state.store, caller.account.id, board)
+        .await?;
     let found = seen.ok_or_else(|| AppError::NotFound(format!("There is no board {board}.")))?;
     if !found.role.allows(needed) {
         return Err(AppError::Forbidden(format!(

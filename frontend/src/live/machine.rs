@@ -263,6 +263,11 @@ impl Machine {
                 if *reason != EndReason::Requested {
                     fx.push(Effect::ShowEnded(Some(*reason)));
                 }
+                // The server could not check access just then (its database busy or away, as in
+                // a reconnect storm): end this channel; the backoff's retry resumes the board.
+                if *reason == EndReason::Unavailable {
+                    self.closed(at, fx);
+                }
             }
             ServerMsg::Subscribed { .. } | ServerMsg::Unsubscribed { .. } => {}
             ServerMsg::Tick { text, .. } => self.tick(text, fx),
@@ -493,6 +498,38 @@ mod tests {
         );
         let fx = machine.handle(at(10.0), hello("s1"), &mut board);
         assert_eq!(fx, [Effect::ShowState(ConnectionState::Live)]);
+    }
+
+    #[test]
+    fn a_subscription_the_server_could_not_check_is_retried_on_the_backoff_and_resumes() {
+        let (mut machine, mut board) = started();
+        machine.handle(at(1.0), hello("s1"), &mut board);
+        let unavailable = Input::Message(ServerMsg::Unsubscribed {
+            board: BOARD,
+            reason: EndReason::Unavailable,
+        });
+        let fx = machine.handle(at(2.0), unavailable, &mut board);
+        assert_eq!(fx[0], Effect::ShowEnded(Some(EndReason::Unavailable)));
+        assert!(fx.contains(&Effect::Stop), "{fx:?}");
+        let delay = retry_after(&fx).expect("a retry is armed");
+        let fx = machine.handle(at(2.0 + f64::from(delay)), Input::RetryDue, &mut board);
+        assert_eq!(
+            fx[0],
+            Effect::Open {
+                transport: Transport::WebSocket,
+                board: Some(BOARD),
+                since: Some(3)
+            }
+        );
+        // Access that is gone for good is not retried.
+        let (mut machine, mut board) = started();
+        machine.handle(at(1.0), hello("s1"), &mut board);
+        let revoked = Input::Message(ServerMsg::Unsubscribed {
+            board: BOARD,
+            reason: EndReason::Revoked,
+        });
+        let fx = machine.handle(at(2.0), revoked, &mut board);
+        assert_eq!(fx, [Effect::ShowEnded(Some(EndReason::Revoked))]);
     }
 
     #[test]
