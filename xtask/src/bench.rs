@@ -17,6 +17,8 @@ pub fn run_all(bench_args: Vec<String>) -> anyhow::Result<()> {
     if first_line_of(tool("taskset").arg("-V")).is_none() {
         bail!("the benchmark pins servers and load to separate cores with `taskset` (util-linux)");
     }
+    // A release build of the server builds the front end into itself.
+    crate::tools::ensure_front_end_tools()?;
     run(tool("npm")
         .args(["ci", "--no-audit", "--no-fund"])
         .current_dir(workspace_root().join("bench/peers/node-ws")))?;
