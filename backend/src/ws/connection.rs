@@ -153,10 +153,10 @@ where
         mut ticks,
         shutdown,
         timing,
-        meters,
+        mut meters,
     } = session;
     for message in prelude {
-        if !send(&mut sink, message, timing, &meters).await {
+        if !send(&mut sink, message, timing, &mut meters).await {
             return;
         }
     }
@@ -237,7 +237,7 @@ where
         };
         let delivered = !outgoing.is_empty();
         for message in outgoing {
-            if !send(&mut sink, message, timing, &meters).await {
+            if !send(&mut sink, message, timing, &mut meters).await {
                 // The peer's socket accepted nothing for the whole timeout, or is gone.
                 break 'connection Ending::PeerGone;
             }
@@ -279,7 +279,7 @@ async fn send<S: Sink<Frame> + Unpin>(
     sink: &mut S,
     message: Outgoing,
     timing: Timing,
-    meters: &LiveMeters,
+    meters: &mut LiveMeters,
 ) -> bool {
     let bytes = message.text.len();
     let sent = matches!(
