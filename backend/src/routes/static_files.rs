@@ -105,7 +105,9 @@ fn embedded() -> (Router, Page) {
             }
         }
     });
-    (files, Page::Embedded(INDEX))
+    let policy = HeaderValue::from_str(&crate::security::page_policy(INDEX))
+        .expect("the embedded page's policy is a valid header value");
+    (files, Page::Embedded(policy))
 }
 
 #[cfg(not(tasktick_embedded))]
@@ -113,23 +115,27 @@ fn embedded() -> (Router, Page) {
     unreachable!("FrontEnd::choose picks Embedded only in a build that carries a front end")
 }
 
-/// Where the page's HTML is read from, for its policy.
+/// Where the page's policy comes from.
 #[derive(Debug, Clone)]
 enum Page {
-    /// As the file is now (`trunk serve` rewrites it on every build).
+    /// Read from the file as it is now (`trunk serve` rewrites it on every build).
     File(PathBuf),
+    /// Worked out once from the page built into the binary.
     #[cfg_attr(
         not(tasktick_embedded),
         allow(dead_code, reason = "only a build that carries a front end serves it")
     )]
-    Embedded(&'static str),
+    Embedded(HeaderValue),
 }
 
 impl Page {
-    async fn html(&self) -> String {
+    async fn policy(&self) -> Option<HeaderValue> {
         match self {
-            Self::File(path) => tokio::fs::read_to_string(path).await.unwrap_or_default(),
-            Self::Embedded(html) => (*html).to_owned(),
+            Self::File(path) => {
+                let html = tokio::fs::read_to_string(path).await.unwrap_or_default();
+                HeaderValue::from_str(&crate::security::page_policy(&html)).ok()
+            }
+            Self::Embedded(policy) => Some(policy.clone()),
         }
     }
 }
@@ -147,8 +153,7 @@ async fn page_policy(page: Page, request: Request, next: Next) -> Response {
     if !is_html && response.status() != StatusCode::NOT_MODIFIED {
         return response;
     }
-    let page = page.html().await;
-    if let Ok(policy) = HeaderValue::from_str(&crate::security::page_policy(&page)) {
+    if let Some(policy) = page.policy().await {
         response
             .headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, policy);

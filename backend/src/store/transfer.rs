@@ -36,9 +36,6 @@ pub struct Snapshot {
 pub const FORMAT: &str = "tasktick-export";
 pub const VERSION: u32 = 1;
 
-/// The tables whose ids come from a counter, as [`Counters`] names them.
-pub const COUNTED_TABLES: [&str; 4] = ["users", "tokens", "boards", "tasks"];
-
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
     pub users: i64,
@@ -48,22 +45,14 @@ pub struct Counters {
 }
 
 impl Counters {
-    pub fn get(&self, table: &str) -> i64 {
-        match table {
-            "users" => self.users,
-            "tokens" => self.tokens,
-            "boards" => self.boards,
-            _ => self.tasks,
-        }
-    }
-
-    pub fn set(&mut self, table: &str, value: i64) {
-        match table {
-            "users" => self.users = value,
-            "tokens" => self.tokens = value,
-            "boards" => self.boards = value,
-            _ => self.tasks = value,
-        }
+    /// Each counted table's name (as the store's counter rows name it) with its counter.
+    pub fn by_table(&mut self) -> [(&'static str, &mut i64); 4] {
+        [
+            ("users", &mut self.users),
+            ("tokens", &mut self.tokens),
+            ("boards", &mut self.boards),
+            ("tasks", &mut self.tasks),
+        ]
     }
 }
 
@@ -215,12 +204,11 @@ macro_rules! transfer_store {
                     sqlx::query(statement).execute(&mut *tx).await?;
                 }
                 let mut counters = t::Counters::default();
-                for table in t::COUNTED_TABLES {
-                    let highest: i64 = sqlx::query_scalar(dialect.read_counter)
+                for (table, highest) in counters.by_table() {
+                    *highest = sqlx::query_scalar(dialect.read_counter)
                         .bind(table)
                         .fetch_one(&mut *tx)
                         .await?;
-                    counters.set(table, highest);
                 }
                 let snapshot = t::Snapshot {
                     format: t::FORMAT.into(),
@@ -373,11 +361,12 @@ macro_rules! transfer_store {
                             .execute(&mut *tx)
                             .await?;
                     }
-                    for table in t::COUNTED_TABLES {
+                    let mut counters = snapshot.counters.clone();
+                    for (table, highest) in counters.by_table() {
                         for statement in dialect.write_counter {
                             sqlx::query(statement)
                                 .bind(table)
-                                .bind(snapshot.counters.get(table))
+                                .bind(*highest)
                                 .execute(&mut *tx)
                                 .await?;
                         }
@@ -408,14 +397,22 @@ mod tests {
     }
 
     #[test]
-    fn counters_are_read_and_written_by_table_name() {
+    fn each_counted_table_names_its_own_counter() {
         let mut counters = Counters::default();
-        for (n, table) in COUNTED_TABLES.into_iter().enumerate() {
-            counters.set(table, n as i64 + 10);
+        for (n, (_, counter)) in counters.by_table().into_iter().enumerate() {
+            *counter = n as i64 + 10;
         }
         assert_eq!(
-            COUNTED_TABLES.map(|table| counters.get(table)),
-            [10, 11, 12, 13]
+            counters,
+            Counters {
+                users: 10,
+                tokens: 11,
+                boards: 12,
+                tasks: 13
+            }
         );
+        let mut names = counters.by_table().map(|(table, _)| table).to_vec();
+        names.dedup();
+        assert_eq!(names, ["users", "tokens", "boards", "tasks"]);
     }
 }
