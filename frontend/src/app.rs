@@ -4,8 +4,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::components::Router;
-use leptos_router::hooks::{use_location, use_navigate};
 use shared::{Account, BoardId, EndReason, Role, TaskTitle};
 
 use crate::actions::Actions;
@@ -15,6 +13,7 @@ use crate::components::{BoardFooter, Clock, ConnectionBadge, NavLink, TaskForm, 
 use crate::filter::Filter;
 use crate::lab::LabView;
 use crate::live::{self, LiveFeed};
+use crate::location::{provide_location, use_location};
 use crate::pages::{AccountForm, BoardList, MembersPanel, Mode, TokensPage};
 
 /// How often a snapshot that turned out too old is fetched again before giving up.
@@ -57,18 +56,8 @@ impl Route {
 /// The whole app, wired to the real server.
 #[component]
 pub fn App() -> impl IntoView {
-    view! {
-        <Router>
-            <Shell />
-        </Router>
-    }
-}
-
-/// Everything inside the router (which provides the location).
-#[component]
-fn Shell() -> impl IntoView {
-    let location = use_location();
-    let route = Memo::new(move |_| Route::from_path(&location.pathname.get()));
+    let location = provide_location();
+    let route = Memo::new(move |_| Route::from_path(&location.path()));
     let following = Memo::new(move |_| match route.get() {
         Route::Board(id) => Some(id),
         _ => None,
@@ -105,10 +94,9 @@ fn Shell() -> impl IntoView {
     }
     Effect::new(move |_| feed.follow(following.get()));
 
-    let navigate = use_navigate();
     Effect::new(move |_| {
         if checked.get() && session.with(Option::is_none) && route.get().needs_account() {
-            navigate("/signin", Default::default());
+            location.navigate("/signin");
         }
     });
 
@@ -151,13 +139,12 @@ fn Shell() -> impl IntoView {
 /// Links between the sections, who is signed in, and signing out.
 #[component]
 fn SiteNav(route: Memo<Route>, session: RwSignal<Option<Account>>) -> impl IntoView {
-    let navigate = use_navigate();
+    let location = use_location();
     let sign_out = move |_| {
-        let navigate = navigate.clone();
         spawn_local(async move {
             let _ = api::sign_out().await;
             session.set(None);
-            navigate("/signin", Default::default());
+            location.navigate("/signin");
         });
     };
     let on = move |wanted: fn(Route) -> bool| Signal::derive(move || wanted(route.get()));
@@ -183,7 +170,7 @@ fn SiteNav(route: Memo<Route>, session: RwSignal<Option<Account>>) -> impl IntoV
             {move || match session.get() {
                 Some(account) => view! {
                     <span class="whoami">{account.username}</span>
-                    <button id="sign-out" type="button" class="secondary" on:click=sign_out.clone()>
+                    <button id="sign-out" type="button" class="secondary" on:click=sign_out>
                         "Sign out"
                     </button>
                 }
@@ -232,7 +219,7 @@ fn BoardView(
     feed: LiveFeed,
 ) -> impl IntoView {
     let location = use_location();
-    let filter = Signal::derive(move || Filter::from_path(&location.pathname.get()));
+    let filter = Signal::derive(move || Filter::from_path(&location.path()));
     let editable = role.allows(Role::Editor);
     let actions = Actions::new(board, id);
     let create = move |title: TaskTitle| async move {

@@ -13,6 +13,7 @@ pub mod components;
 pub mod filter;
 pub mod lab;
 pub mod live;
+pub mod location;
 mod pages;
 
 pub use app::App;

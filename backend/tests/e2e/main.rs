@@ -308,6 +308,9 @@ async fn the_board_toggles_edits_filters_deletes_and_clears_and_the_filter_survi
         .wait_for_text(".task-list", |t| !t.contains("water plants"))
         .await;
 
+    // A link within the app is followed in place (the page is not loaded again), and the
+    // browser's back and forward move between the filters.
+    browser.execute("window.stillTheSamePage = true").await;
     browser
         .click(&format!(
             ".filters a[href='{}']",
@@ -315,6 +318,25 @@ async fn the_board_toggles_edits_filters_deletes_and_clears_and_the_filter_survi
         ))
         .await;
     assert!(browser.current_url().await.ends_with("/done"));
+    browser
+        .wait_for_text(".task-list", |t| {
+            t.contains("wash up") && !t.contains("write report")
+        })
+        .await;
+    assert_eq!(
+        browser
+            .evaluate("return window.stillTheSamePage === true")
+            .await,
+        serde_json::Value::Bool(true),
+        "following a filter link loaded the page again"
+    );
+    browser.execute("history.back()").await;
+    browser
+        .wait_for_text(".task-list", |t| {
+            t.contains("wash up") && t.contains("write report")
+        })
+        .await;
+    browser.execute("history.forward()").await;
     browser
         .wait_for_text(".task-list", |t| {
             t.contains("wash up") && !t.contains("write report")

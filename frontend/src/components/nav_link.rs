@@ -1,11 +1,7 @@
 //! A link within the app: a real `<a href>` (it works in a new tab, and without script) that a
-//! plain click follows in place through the router instead of reloading the page.
-//!
-//! (leptos_router's `<A>` needs `<Routes>`, which this app does not use: the filter and the lab are
-//! read from the location directly.)
+//! plain click follows in place (see [`crate::location`]), marked while it is the current page.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
 
 /// A link to `href`, marked `aria-current="page"` while `current` holds.
 #[component]
@@ -14,17 +10,8 @@ pub fn NavLink(
     #[prop(into)] current: Signal<bool>,
     children: Children,
 ) -> impl IntoView {
-    let navigate = use_navigate();
-    let target = href.clone();
     view! {
-        <a
-            href=href
-            aria-current=move || current.get().then_some("page")
-            on:click=move |event| {
-                event.prevent_default();
-                navigate(&target, Default::default());
-            }
-        >
+        <a href=href aria-current=move || current.get().then_some("page")>
             {children()}
         </a>
     }

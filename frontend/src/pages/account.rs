@@ -1,11 +1,11 @@
 //! Sign-in and sign-up: one form, two modes. The shared username and password rules run before
 //! sending; the server's refusal (wrong password, taken name, too many attempts) shows beside it.
 
+use crate::location::use_location;
 use leptos::ev::SubmitEvent;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_navigate;
 use shared::{Account, Credentials, Password, Username};
 
 use crate::api;
@@ -33,7 +33,7 @@ pub fn AccountForm(mode: Mode, session: RwSignal<Option<Account>>) -> impl IntoV
     let password = NodeRef::<html::Input>::new();
     let error = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
-    let navigate = use_navigate();
+    let location = use_location();
     let submit = move |event: SubmitEvent| {
         event.prevent_default();
         let (Some(name), Some(secret)) = (username.get_untracked(), password.get_untracked())
@@ -55,7 +55,6 @@ pub fn AccountForm(mode: Mode, session: RwSignal<Option<Account>>) -> impl IntoV
             }
         }
         pending.set(true);
-        let navigate = navigate.clone();
         spawn_local(async move {
             let outcome = match mode {
                 Mode::SignIn => api::sign_in(&credentials).await,
@@ -66,7 +65,7 @@ pub fn AccountForm(mode: Mode, session: RwSignal<Option<Account>>) -> impl IntoV
                 Ok(account) => {
                     error.set(None);
                     session.set(Some(account));
-                    navigate("/", Default::default());
+                    location.navigate("/");
                 }
                 Err(refusal) => error.set(Some(refusal.to_string())),
             }

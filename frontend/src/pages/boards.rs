@@ -1,10 +1,10 @@
 //! The signed-in account's boards, each with its role, and a form to create one.
 
+use crate::location::use_location;
 use leptos::ev::SubmitEvent;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_navigate;
 use shared::Board;
 
 use super::checked_name;
@@ -22,16 +22,15 @@ pub fn BoardList() -> impl IntoView {
         }
     });
     let name = NodeRef::<html::Input>::new();
-    let navigate = use_navigate();
+    let location = use_location();
     let create = move |event: SubmitEvent| {
         event.prevent_default();
         let Some(raw) = checked_name(name, error) else {
             return;
         };
-        let navigate = navigate.clone();
         spawn_local(async move {
             match api::create_board(&raw).await {
-                Ok(board) => navigate(&format!("/boards/{}", board.id), Default::default()),
+                Ok(board) => location.navigate(&format!("/boards/{}", board.id)),
                 Err(refusal) => error.set(Some(refusal.to_string())),
             }
         });

@@ -2,11 +2,11 @@
 //! roles and remove members (the server keeps a last owner and refuses the rest anyway), and
 //! rename or delete the board.
 
+use crate::location::use_location;
 use leptos::ev::SubmitEvent;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_navigate;
 use shared::{BoardId, Member, Role};
 
 use super::checked_name;
@@ -130,7 +130,7 @@ pub fn MembersPanel(board: BoardId, manage: bool) -> impl IntoView {
 #[component]
 fn BoardControls(board: BoardId, error: RwSignal<Option<String>>) -> impl IntoView {
     let name = NodeRef::<html::Input>::new();
-    let navigate = use_navigate();
+    let location = use_location();
     let rename = move |event: SubmitEvent| {
         event.prevent_default();
         let Some(raw) = checked_name(name, error) else {
@@ -147,10 +147,9 @@ fn BoardControls(board: BoardId, error: RwSignal<Option<String>>) -> impl IntoVi
         });
     };
     let delete = move |_| {
-        let navigate = navigate.clone();
         spawn_local(async move {
             match api::delete_board(board).await {
-                Ok(()) => navigate("/", Default::default()),
+                Ok(()) => location.navigate("/"),
                 Err(refusal) => error.set(Some(refusal.to_string())),
             }
         });
