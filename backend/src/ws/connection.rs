@@ -162,8 +162,12 @@ where
     }
     // The current tick is up to a second old: start with the next one, on the second.
     ticks.mark_unchanged();
-    let mut next_ping = Instant::now() + timing.ping_interval;
-    let mut deadline = Instant::now() + timing.idle_timeout;
+    // Both timers live as long as the connection and are moved, not made anew on every turn of
+    // the loop: a new timer per turn meant registering and removing two timer entries for every
+    // tick of every connection.
+    let ping = sleep_until(Instant::now() + timing.ping_interval);
+    let silence = sleep_until(Instant::now() + timing.idle_timeout);
+    tokio::pin!(ping, silence);
 
     let ending = 'connection: loop {
         let mut delivering = Delivering::Nothing;
@@ -172,7 +176,7 @@ where
             // Shutdown first: a busy connection must still say goodbye promptly.
             biased;
             () = shutdown.cancelled() => break Ending::Restart,
-            () = sleep_until(deadline) => {
+            () = &mut silence => {
                 break Ending::Close(
                     close_code::AWAY,
                     format!("nothing received for {} s", timing.idle_timeout.as_secs()),
@@ -188,7 +192,7 @@ where
                     }
                 },
                 Some(Ok(message)) => {
-                    deadline = Instant::now() + timing.idle_timeout;
+                    silence.as_mut().reset(Instant::now() + timing.idle_timeout);
                     match read(message) {
                         Ok(Some(ClientMsg::Ping { client_time_ms })) => vec![Outgoing::from(&ServerMsg::Pong {
                             client_time_ms,
@@ -227,8 +231,8 @@ where
                 }).into_iter().collect(),
                 Err(_) => break Ending::Close(close_code::AWAY, "server is shutting down".into()),
             },
-            () = sleep_until(next_ping) => {
-                next_ping = Instant::now() + timing.ping_interval;
+            () = &mut ping => {
+                ping.as_mut().reset(Instant::now() + timing.ping_interval);
                 if !matches!(timeout(timing.send_timeout, sink.send(Frame::Ping)).await, Ok(Ok(()))) {
                     break Ending::PeerGone;
                 }
