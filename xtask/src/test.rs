@@ -88,6 +88,7 @@ pub fn run_all() -> anyhow::Result<()> {
         .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;
 
     build_front_end()?;
+    crate::run::check_bundle_budget(&crate::run::report_bundle_size()?)?;
     // The binary an operator installs: its build script builds the front end into it (as
     // `cargo install --path backend` does); one end-to-end test runs it from an empty folder.
     run(cargo().args([
