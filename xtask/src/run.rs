@@ -139,6 +139,9 @@ mod tests {
             .to_string();
         assert!(error.contains("frontend_bg.wasm"), "{error}");
         assert!(error.contains("over its budget"), "{error}");
-        assert!(check_bundle_budget(&[]).is_err(), "nothing built is not a pass");
+        assert!(
+            check_bundle_budget(&[]).is_err(),
+            "nothing built is not a pass"
+        );
     }
 }
