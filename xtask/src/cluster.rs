@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::command::{cargo, run as run_command, tool, workspace_root};
+use crate::command::{run as run_command, tool, workspace_root};
 use crate::postgres::Postgres;
 use crate::run::build_front_end;
 use crate::tools::{ensure_front_end_tools, ensure_nginx, nginx_path};
@@ -33,15 +33,7 @@ pub fn run(args: Vec<String>) -> anyhow::Result<()> {
     ensure_nginx()?;
     build_front_end()?;
     run_command(
-        cargo()
-            .args([
-                "build",
-                "--release",
-                "--package",
-                "backend",
-                "--bin",
-                "tasktick",
-            ])
+        crate::run::build_release_server()
             // Built in from the build just made, instead of a second trunk run.
             .env("TASKTICK_FRONTEND_DIR", workspace_root().join("dist")),
     )?;

@@ -45,6 +45,21 @@ pub fn run(server_args: Vec<String>) -> anyhow::Result<()> {
     )
 }
 
+/// `cargo build --release` of the `tasktick` binary (its build script builds the front end into
+/// it unless the command says where one is already built).
+pub fn build_release_server() -> std::process::Command {
+    let mut build = cargo();
+    build.args([
+        "build",
+        "--release",
+        "--package",
+        "backend",
+        "--bin",
+        "tasktick",
+    ]);
+    build
+}
+
 /// `trunk build --release` into `dist/`, then a Brotli and a gzip copy of each asset.
 pub fn build_front_end() -> anyhow::Result<()> {
     run_command(crate::command::tool("trunk").args(["build", "--release"]))?;

@@ -91,14 +91,7 @@ pub fn run_all() -> anyhow::Result<()> {
     crate::run::check_bundle_budget(&crate::run::report_bundle_size()?)?;
     // The binary an operator installs: its build script builds the front end into it (as
     // `cargo install --path backend` does); one end-to-end test runs it from an empty folder.
-    run(cargo().args([
-        "build",
-        "--release",
-        "--package",
-        "backend",
-        "--bin",
-        "tasktick",
-    ]))?;
+    run(&mut crate::run::build_release_server())?;
     // One browser at a time: two cores do not run several Chromiums and a server well.
     run(postgres
         .pass_to(cargo().args([
