@@ -282,7 +282,7 @@ fn count_request(method: &'static str, route: &str, status: axum::http::StatusCo
                     "tasktick_http_requests_total",
                     "method" => method,
                     "route" => route.to_owned(),
-                    "status" => status_label(status)
+                    "status" => status.as_str().to_owned()
                 )
             })
             .increment(1);
@@ -301,12 +301,4 @@ fn method_label(method: &axum::http::Method) -> &'static str {
         Method::OPTIONS => "OPTIONS",
         _ => "other",
     }
-}
-
-fn status_label(status: axum::http::StatusCode) -> &'static str {
-    static LABELS: OnceLock<Vec<String>> = OnceLock::new();
-    let labels = LABELS.get_or_init(|| (0..600).map(|code: u16| code.to_string()).collect());
-    labels
-        .get(usize::from(status.as_u16()))
-        .map_or("other", String::as_str)
 }
