@@ -64,10 +64,18 @@ async fn sigterm_and_sigint_drain_then_close_websockets_with_1012_and_exit_zero(
 
         kill(Pid::from_raw(server.child.id() as i32), signal).unwrap();
 
-        // Draining: not ready any more, still alive and still serving.
+        // Draining: not ready any more, still alive and still serving. One client, so the loop
+        // asks over one kept-alive connection instead of opening a new one per question (which
+        // could run into the per-address connection cap).
+        let client = reqwest::Client::new();
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         loop {
-            let ready = reqwest::get(server.url("/readyz")).await.unwrap().status();
+            let ready = client
+                .get(server.url("/readyz"))
+                .send()
+                .await
+                .unwrap()
+                .status();
             if ready == 503 {
                 break;
             }
@@ -76,7 +84,12 @@ async fn sigterm_and_sigint_drain_then_close_websockets_with_1012_and_exit_zero(
                 "{signal}: still ready"
             );
         }
-        let alive = reqwest::get(server.url("/healthz")).await.unwrap().status();
+        let alive = client
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status();
         assert_eq!(alive, 200, "{signal}: /healthz is about liveness");
         let (code, reason) = next_close(&mut socket).await;
         assert_eq!(code, 1012, "{signal}");
