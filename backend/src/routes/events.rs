@@ -146,7 +146,11 @@ async fn open_stream(
     });
     let client = futures_util::stream::pending::<Result<axum::extract::ws::Message, Infallible>>();
     state.connections.spawn(async move {
-        connection::serve(Box::pin(sink), client, session).await;
+        let socket = connection::Duplex {
+            sink: Box::pin(sink),
+            stream: client,
+        };
+        connection::serve(socket, session).await;
         drop(permit);
     });
     Ok(Sse::new(ReceiverStream::new(receiver)))

@@ -3,13 +3,15 @@
 //! on access changes, keep the connection alive with pings, and close with a code that says why.
 //! The event stream (SSE) runs the same loop behind its own adapter.
 //!
-//! Written over any `Sink` of [`Frame`]s and `Stream` of messages rather than axum's socket type:
-//! each transport is a thin adapter (the WebSocket turns a frame into a WebSocket message, the
+//! Written over any socket that is a `Sink` of [`Frame`]s and a `Stream` of messages rather than
+//! axum's socket type: each transport is a thin adapter (the WebSocket turns a frame into a WebSocket message, the
 //! event stream into an SSE event whose `id` is the frame's `seq`), and the unit tests below drive
 //! the loop with in-memory channels and a paused clock.
 
 use std::convert::Infallible;
 use std::fmt::Display;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, close_code};
@@ -17,6 +19,7 @@ use chrono::Utc;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use shared::{ClientMsg, ServerMsg};
 use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
 
@@ -138,25 +141,77 @@ enum Ending {
     Restart,
 }
 
+/// A sink and a stream as one socket, for a transport whose two directions are apart (the event
+/// stream, the tests). A WebSocket is one object already and is not split: the halves of a split
+/// socket share a lock that every read and every write takes.
+pub struct Duplex<S, R> {
+    pub sink: S,
+    pub stream: R,
+}
+
+impl<S: Sink<Frame> + Unpin, R: Unpin> Sink<Frame> for Duplex<S, R> {
+    type Error = S::Error;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.sink.poll_ready_unpin(cx)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, frame: Frame) -> Result<(), S::Error> {
+        self.sink.start_send_unpin(frame)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.sink.poll_flush_unpin(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.sink.poll_close_unpin(cx)
+    }
+}
+
+impl<S: Unpin, R: Stream + Unpin> Stream for Duplex<S, R> {
+    type Item = R::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<R::Item>> {
+        self.stream.poll_next_unpin(cx)
+    }
+}
+
+/// The next message of a broadcast channel, with the receiver handed back so that the wait can be
+/// made again without borrowing.
+async fn next_of<T: Clone>(
+    mut receiver: broadcast::Receiver<T>,
+) -> (Result<T, RecvError>, broadcast::Receiver<T>) {
+    let received = receiver.recv().await;
+    (received, receiver)
+}
+
+/// The next change of a watched value, with the receiver handed back (see [`next_of`]).
+async fn change_of<T>(
+    mut receiver: watch::Receiver<T>,
+) -> (Result<(), watch::error::RecvError>, watch::Receiver<T>) {
+    let changed = receiver.changed().await;
+    (changed, receiver)
+}
+
 /// Runs one connection until the peer leaves, misbehaves, goes silent, or the server shuts down.
-pub async fn serve<S, R, E>(mut sink: S, mut stream: R, session: Session)
+pub async fn serve<T, E>(mut socket: T, session: Session)
 where
-    S: Sink<Frame> + Unpin,
-    R: Stream<Item = Result<Message, E>> + Unpin,
+    T: Sink<Frame> + Stream<Item = Result<Message, E>> + Unpin,
     E: ReadError,
 {
     let Session {
         prelude,
         mut live,
-        mut events,
-        mut access,
+        events,
+        access,
         mut ticks,
         shutdown,
         timing,
         mut meters,
     } = session;
     for message in prelude {
-        if !send(&mut sink, message, timing, &mut meters).await {
+        if !send(&mut socket, message, timing, &mut meters).await {
             return;
         }
     }
@@ -167,7 +222,15 @@ where
     // tick of every connection.
     let ping = sleep_until(Instant::now() + timing.ping_interval);
     let silence = sleep_until(Instant::now() + timing.idle_timeout);
-    tokio::pin!(ping, silence);
+    // The waits for shutdown, events, access changes and ticks last across turns too, each made
+    // anew only when it ends: every wait made registers a waiter in a list all connections share
+    // (under its lock) and every wait dropped unregisters it, which each tick of each connection
+    // did three times over.
+    let shutdown = shutdown.cancelled_owned();
+    let next_event = next_of(events);
+    let next_access = next_of(access);
+    let next_tick = change_of(ticks);
+    tokio::pin!(ping, silence, shutdown, next_event, next_access, next_tick);
 
     let ending = 'connection: loop {
         let mut delivering = Delivering::Nothing;
@@ -175,14 +238,14 @@ where
         let outgoing: Vec<Outgoing> = tokio::select! {
             // Shutdown first: a busy connection must still say goodbye promptly.
             biased;
-            () = shutdown.cancelled() => break Ending::Restart,
+            () = &mut shutdown => break Ending::Restart,
             () = &mut silence => {
                 break Ending::Close(
                     close_code::AWAY,
                     format!("nothing received for {} s", timing.idle_timeout.as_secs()),
                 );
             }
-            incoming = stream.next() => match incoming {
+            incoming = socket.next() => match incoming {
                 None => break Ending::PeerGone,
                 Some(Err(error)) => match error.close() {
                     Some((code, reason)) => break Ending::Close(code, reason),
@@ -205,35 +268,45 @@ where
                     }
                 }
             },
-            received = events.recv() => match received {
-                Ok(event) => {
-                    delivering = Delivering::Event(event.published);
-                    live.event(&event).into_iter().collect()
-                }
-                // Never drop events silently: tell the client to reload instead.
-                Err(RecvError::Lagged(missed)) => live.lagged(missed),
-                Err(RecvError::Closed) => {
-                    break Ending::Close(close_code::AWAY, "server is shutting down".into());
-                }
-            },
-            changed = access.recv() => match changed {
-                Ok(change) => live.access_changed(Some(&change)).await,
-                Err(RecvError::Lagged(_)) => live.access_changed(None).await,
-                Err(RecvError::Closed) => {
-                    break Ending::Close(close_code::AWAY, "server is shutting down".into());
+            (received, events) = &mut next_event => {
+                next_event.set(next_of(events));
+                match received {
+                    Ok(event) => {
+                        delivering = Delivering::Event(event.published);
+                        live.event(&event).into_iter().collect()
+                    }
+                    // Never drop events silently: tell the client to reload instead.
+                    Err(RecvError::Lagged(missed)) => live.lagged(missed),
+                    Err(RecvError::Closed) => {
+                        break Ending::Close(close_code::AWAY, "server is shutting down".into());
+                    }
                 }
             },
-            changed = ticks.changed() => match changed {
+            (changed, access) = &mut next_access => {
+                next_access.set(next_of(access));
+                match changed {
+                    Ok(change) => live.access_changed(Some(&change)).await,
+                    Err(RecvError::Lagged(_)) => live.access_changed(None).await,
+                    Err(RecvError::Closed) => {
+                        break Ending::Close(close_code::AWAY, "server is shutting down".into());
+                    }
+                }
+            },
+            (changed, mut ticks) = &mut next_tick => {
+                if changed.is_err() {
+                    break Ending::Close(close_code::AWAY, "server is shutting down".into());
+                }
                 // Only the shared JSON is cloned (a reference count), never the tick's text.
-                Ok(()) => ticks.borrow_and_update().as_ref().map(|tick| {
+                let tick = ticks.borrow_and_update().as_ref().map(|tick| {
                     delivering = Delivering::Tick(tick.server_time_ms);
                     Outgoing::notice(tick.json.clone())
-                }).into_iter().collect(),
-                Err(_) => break Ending::Close(close_code::AWAY, "server is shutting down".into()),
+                });
+                next_tick.set(change_of(ticks));
+                tick.into_iter().collect()
             },
             () = &mut ping => {
                 ping.as_mut().reset(Instant::now() + timing.ping_interval);
-                if !matches!(timeout(timing.send_timeout, sink.send(Frame::Ping)).await, Ok(Ok(()))) {
+                if !matches!(timeout(timing.send_timeout, socket.send(Frame::Ping)).await, Ok(Ok(()))) {
                     break Ending::PeerGone;
                 }
                 Vec::new()
@@ -241,7 +314,7 @@ where
         };
         let delivered = !outgoing.is_empty();
         for message in outgoing {
-            if !send(&mut sink, message, timing, &mut meters).await {
+            if !send(&mut socket, message, timing, &mut meters).await {
                 // The peer's socket accepted nothing for the whole timeout, or is gone.
                 break 'connection Ending::PeerGone;
             }
@@ -272,10 +345,10 @@ where
             code,
             reason: truncate(reason, MAX_CLOSE_REASON_BYTES),
         };
-        let _ = timeout(timing.send_timeout, sink.send(Frame::Close(frame))).await;
+        let _ = timeout(timing.send_timeout, socket.send(Frame::Close(frame))).await;
     }
     // Flushes anything queued, including the automatic reply to a peer's close frame.
-    let _ = timeout(timing.send_timeout, sink.close()).await;
+    let _ = timeout(timing.send_timeout, socket.close()).await;
 }
 
 /// Sends one message within the send timeout, counted if it went out; whether it did.
@@ -331,7 +404,6 @@ fn truncate(mut text: String, max_bytes: usize) -> Utf8Bytes {
 #[cfg(test)]
 mod tests {
     use futures_channel::mpsc;
-    use tokio::sync::watch;
 
     use shared::BoardId;
 
@@ -430,7 +502,11 @@ mod tests {
             timing: TIMING,
             meters: LiveMeters::open(Transport::WebSocket),
         };
-        let task = tokio::spawn(serve(server_out, server_in, session));
+        let socket = Duplex {
+            sink: server_out,
+            stream: server_in,
+        };
+        let task = tokio::spawn(serve(socket, session));
         Harness {
             to_server,
             from_server,
@@ -724,7 +800,11 @@ mod tests {
             meters: LiveMeters::open(Transport::WebSocket),
         };
         let started = Instant::now();
-        let task = tokio::spawn(serve(StuckSink { accepted: 0 }, server_in, session));
+        let socket = Duplex {
+            sink: StuckSink { accepted: 0 },
+            stream: server_in,
+        };
+        let task = tokio::spawn(serve(socket, session));
 
         events.send(event(1)).unwrap();
         events.send(event(2)).unwrap();

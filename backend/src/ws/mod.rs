@@ -12,7 +12,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde::Deserialize;
 use shared::ws::{MAX_CLIENT_MESSAGE_BYTES, PROTOCOL_VERSION};
 use shared::{LabRun, Problem, ServerMsg};
@@ -152,14 +152,18 @@ async fn upgrade_checked(
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
         .on_upgrade(move |socket| {
-            let (sink, stream) = socket.split();
-            // The WebSocket adapter: a frame is one WebSocket message.
-            let sink =
-                sink.with(|frame: Frame| std::future::ready(Ok::<_, axum::Error>(frame.into())));
-            connections.track_future(async move {
-                connection::serve(sink, stream, session).await;
+            // The WebSocket adapter: a frame is one WebSocket message. The socket is not split
+            // (see `connection::Duplex`).
+            let socket =
+                socket.with(|frame: Frame| std::future::ready(Ok::<_, axum::Error>(frame.into())));
+            // A task of its own, holding the socket and the loop and nothing else: awaited inside
+            // the upgrade's task instead, the loop would be stored beside that task's state for
+            // the connection's whole life.
+            connections.spawn(async move {
+                connection::serve(socket, session).await;
                 drop(permit);
-            })
+            });
+            std::future::ready(())
         }))
 }
 
