@@ -4,9 +4,9 @@
 //! The event stream (SSE) runs the same loop behind its own adapter.
 //!
 //! Written over any socket that is a `Sink` of [`Frame`]s and a `Stream` of messages rather than
-//! axum's socket type: each transport is a thin adapter (the WebSocket turns a frame into a WebSocket message, the
-//! event stream into an SSE event whose `id` is the frame's `seq`), and the unit tests below drive
-//! the loop with in-memory channels and a paused clock.
+//! axum's socket type: each transport is a thin adapter (the WebSocket turns a frame into a
+//! WebSocket message, the event stream into an SSE event whose `id` is the frame's `seq`), and the
+//! unit tests below drive the loop with in-memory channels and a paused clock.
 
 use std::convert::Infallible;
 use std::fmt::Display;
