@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
@@ -20,7 +20,7 @@ use shared::{Account, Password, SESSION_COOKIE, TokenId, Username};
 use tokio::sync::Semaphore;
 
 use crate::store::accounts::Hits;
-use crate::wire::ConnectionWire;
+use crate::wire::Peer;
 use crate::{AppError, AppState};
 
 /// Who may create an account (`--signup`).
@@ -327,7 +327,8 @@ pub async fn start_session(
 /// The address of the client: the socket's peer, or for a request from a trusted proxy the last
 /// address that proxy appended to `X-Forwarded-For` (earlier entries are the client's to forge).
 pub fn client_ip(parts: &Parts, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
-    let peer = parts.extensions.get::<ConnectionWire>()?.1.ip();
+    let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<Peer>>()?;
+    let peer = peer.addr.ip();
     if !trusted_proxies.contains(&peer) {
         return Some(peer);
     }

@@ -1,13 +1,14 @@
 //! The transport lab's meters: for each lab run, one [`LaneMeter`] per transport, filled by the
-//! connections that name the run (see [`crate::wire`]). One layer, [`meter`], finds the lab's
-//! requests (`?lab=RUN` on the clock, the event stream or the WebSocket) and attributes their
-//! connections; the routes themselves know nothing of the lab, and every other request passes
-//! through with one path comparison.
+//! connections that name the run (counted by the kernel, see [`crate::wire`]). One layer,
+//! [`meter`], finds the lab's requests (`?lab=RUN` on the clock, the event stream or the
+//! WebSocket) and attaches their sockets; the routes themselves know nothing of the lab, and every
+//! other request passes through with one path comparison (and, outside lab runs, one atomic load).
 //!
 //! Runs are named by browsers, so the registry is bounded: beyond [`MAX_RUNS`] the oldest run is
 //! forgotten.
 
 use std::collections::HashMap;
+use std::os::fd::RawFd;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
@@ -20,7 +21,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::wire::{ConnectionWire, LaneMeter};
+use crate::wire::{self, LaneMeter, Metered, Peer};
 
 /// Most runs remembered at once.
 pub const MAX_RUNS: usize = 1024;
@@ -29,6 +30,8 @@ pub const MAX_RUNS: usize = 1024;
 #[derive(Debug, Default)]
 pub struct LabRegistry {
     runs: Mutex<Runs>,
+    /// The sockets whose bytes are counted now; the listener tells it when one closes.
+    pub metered: Arc<Metered>,
 }
 
 #[derive(Debug, Default)]
@@ -45,18 +48,18 @@ struct RunMeters {
 }
 
 impl LabRegistry {
-    /// Counts this request, and its connection from now on, in `run`'s lane for `transport`;
-    /// nothing for a request outside the lab (no `run`). Without a counting connection (the app
-    /// driven in-process) only the request is counted.
-    pub fn count(&self, wire: Option<&ConnectionWire>, run: Option<&LabRun>, transport: Transport) {
-        let Some(run) = run else {
-            return;
-        };
+    /// Counts this request (its head of `head` bytes), and its socket from now on, in `run`'s lane
+    /// for `transport`. Without a socket (the app driven in-process) only the request is counted.
+    pub fn count(&self, socket: Option<RawFd>, head: u64, run: &LabRun, transport: Transport) {
         let meter = self.meter(run, transport);
-        match wire {
-            Some(wire) => wire.0.attribute(meter, transport != Transport::Polling),
+        match socket {
+            Some(socket) => {
+                self.metered
+                    .attach(socket, meter, transport != Transport::Polling, head)
+            }
             None => {
                 meter.requests.fetch_add(1, Ordering::Relaxed);
+                meter.bytes_in.fetch_add(head, Ordering::Relaxed);
             }
         }
     }
@@ -67,6 +70,7 @@ impl LabRegistry {
         let Some(meters) = runs.by_name.get(run) else {
             return LabReport::default();
         };
+        self.metered.settle(&meters.lanes);
         let lane = |transport: Transport| {
             let meter = &meters.lanes[index(transport)];
             LaneReport {
@@ -128,17 +132,24 @@ fn transport_of(path: &str) -> Option<Transport> {
     }
 }
 
-/// Middleware: counts a lab request, and its connection from then on, in its run's lane.
+/// Middleware: ends the lab's count of the exchange before this one on the connection, and
+/// counts a lab request, and its socket from then on, in its run's lane.
 pub async fn meter(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let socket = request
+        .extensions()
+        .get::<ConnectInfo<Peer>>()
+        .map(|ConnectInfo(peer)| peer.socket);
+    if let Some(socket) = socket {
+        state.lab.metered.request_began(socket);
+    }
     let measured = transport_of(request.uri().path()).and_then(|transport| {
         let Query(query) = Query::<LabQuery>::try_from_uri(request.uri()).ok()?;
         Some((query.lab?, transport))
     });
     if let Some((run, transport)) = measured {
-        let wire = request.extensions().get::<ConnectInfo<ConnectionWire>>();
         state
             .lab
-            .count(wire.map(|ConnectInfo(wire)| wire), Some(&run), transport);
+            .count(socket, wire::head_bytes(&request), &run, transport);
     }
     next.run(request).await
 }
@@ -170,9 +181,9 @@ mod tests {
     #[test]
     fn each_transport_of_a_run_is_counted_apart() {
         let lab = LabRegistry::default();
-        lab.count(None, Some(&run("a")), Transport::Polling);
-        lab.count(None, Some(&run("a")), Transport::Polling);
-        lab.count(None, Some(&run("a")), Transport::Sse);
+        lab.count(None, 0, &run("a"), Transport::Polling);
+        lab.count(None, 0, &run("a"), Transport::Polling);
+        lab.count(None, 0, &run("a"), Transport::Sse);
 
         let report = lab.report(&run("a"));
         assert_eq!(report.polling.requests, 2);
@@ -185,7 +196,7 @@ mod tests {
     fn the_oldest_run_is_forgotten_when_the_registry_is_full() {
         let lab = LabRegistry::default();
         for n in 0..=MAX_RUNS {
-            lab.count(None, Some(&run(&format!("r{n}"))), Transport::WebSocket);
+            lab.count(None, 0, &run(&format!("r{n}")), Transport::WebSocket);
         }
         assert_eq!(lab.runs().by_name.len(), MAX_RUNS);
         assert_eq!(lab.report(&run("r0")), LabReport::default());

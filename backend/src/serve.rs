@@ -3,7 +3,7 @@
 //!
 //! A client that sends half a request header and then nothing is disconnected after
 //! the read timeout (`--read-timeout`); a header larger than [`MAX_HEAD_BYTES`] is answered 431. (Bodies have
-//! their own deadline, on the API routes.) Connections come from a [`CountingListener`], which
+//! their own deadline, on the API routes.) Connections come from an [`AdmittingListener`], which
 //! admits them within the caps of `limits`. On shutdown, idle keep-alive connections are closed
 //! and requests in flight may finish.
 
@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
-use crate::wire::{ConnectionWire, CountingListener};
+use crate::wire::{AdmittingListener, Peer};
 
 /// The largest request head read (hyper's read buffer; its minimum is 8 KiB).
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -29,7 +29,7 @@ const REQUEST_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves `router` on `listener` until `stop` completes.
 pub async fn run(
-    mut listener: CountingListener,
+    mut listener: AdmittingListener,
     router: Router,
     read_timeout: Duration,
     stop: impl Future<Output = ()>,
@@ -42,16 +42,19 @@ pub async fn run(
     let connections = TaskTracker::new();
     tokio::pin!(stop);
     loop {
-        let (io, peer) = tokio::select! {
+        let (io, addr) = tokio::select! {
             accepted = listener.accept() => accepted,
             () = &mut stop => break,
         };
-        let wire = ConnectionWire(io.wire.clone(), peer);
+        let peer = Peer {
+            addr,
+            socket: io.socket(),
+        };
         let service =
             router
                 .clone()
                 .map_request(move |mut request: axum::http::Request<Incoming>| {
-                    request.extensions_mut().insert(ConnectInfo(wire.clone()));
+                    request.extensions_mut().insert(ConnectInfo(peer));
                     request
                 });
         let connection = http
@@ -69,7 +72,7 @@ pub async fn run(
                 }
             };
             if let Err(error) = ended {
-                tracing::debug!(%peer, %error, "connection ended with an error");
+                tracing::debug!(%addr, %error, "connection ended with an error");
             }
         });
     }

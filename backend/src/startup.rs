@@ -27,7 +27,7 @@ use crate::live::StoreAccess;
 use crate::routes::static_files::{self, FrontEnd};
 use crate::routes::{self, health};
 use crate::state::Shared;
-use crate::wire::{self, CountingListener};
+use crate::wire::AdmittingListener;
 use crate::write_limit::WriteLimit;
 use crate::writes::Writes;
 use crate::ws::WsSettings;
@@ -70,9 +70,7 @@ pub fn app(
         .with_state(state.clone())
         .fallback_service(
             static_files::router(front_end).layer(middleware::from_fn(monitoring::http)),
-        )
-        .layer(middleware::from_fn_with_state(state, crate::lab::meter))
-        .layer(middleware::from_fn(wire::track_requests));
+        );
     let [nosniff, referrer, frames, policy] = security::layers();
     router
         .layer(nosniff)
@@ -84,6 +82,9 @@ pub fn app(
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::x_request_id(RequestIds::new()))
+        // Outermost: the lab measures a request's head as the client wrote it, before any layer
+        // adds a header.
+        .layer(middleware::from_fn_with_state(state, crate::lab::meter))
 }
 
 /// Request ids without a system call each: this process's random prefix and a counter, unique
@@ -318,10 +319,10 @@ impl Application {
                 shutdown.cancel();
             }
         };
-        // Connections count their bytes for the transport lab (see `wire`).
-        let listener = CountingListener {
+        let listener = AdmittingListener {
             listener: self.listener,
             admission: self.admission,
+            metered: self.state.lab.metered.clone(),
         };
         serve::run(listener, self.router, self.read_timeout, signal).await;
         // Upgraded WebSocket connections are no longer hyper's: wait for our own tasks instead.
