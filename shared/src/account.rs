@@ -3,8 +3,9 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
 
 /// Identifier the store assigns to an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -244,7 +245,8 @@ pub struct Board {
     pub name: String,
     /// The role of the account asking.
     pub role: Role,
-    pub created_at: DateTime<Utc>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: Timestamp,
 }
 
 /// The body of `POST /api/boards` and `PATCH /api/boards/{board}`.
@@ -301,8 +303,10 @@ pub struct TokenInfo {
     #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub id: TokenId,
     pub name: String,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub last_used_at: Option<Timestamp>,
 }
 
 /// The body of `POST /api/tokens`.

@@ -4,12 +4,14 @@
 //! ([`task`]), accounts, boards and members ([`account`]), the one error body ([`problem`]), the WebSocket messages ([`ws`]) and the transport
 //! lab's readings ([`lab`]). The validation
 //! rules live here too, so the browser refuses exactly what the server would refuse, before sending.
-//! This crate depends on serde (and chrono for timestamps) only: no HTTP, web or async framework.
+//! This crate depends on serde only (and, for the server, chrono to make timestamps): no HTTP,
+//! web or async framework.
 
 pub mod account;
 pub mod lab;
 pub mod problem;
 pub mod task;
+pub mod timestamp;
 pub mod ws;
 
 pub use account::{
@@ -21,6 +23,7 @@ pub use problem::{FieldError, Problem};
 pub use task::{
     CreateTask, NewTask, PatchError, Task, TaskId, TaskPatch, TaskTitle, TitleError, UpdateTask,
 };
+pub use timestamp::Timestamp;
 pub use ws::{ClientMsg, EndReason, ServerMsg};
 
 /// Path prefix of the REST API.

@@ -2,9 +2,10 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::Timestamp;
 
 /// Identifier the store assigns to a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -27,7 +28,8 @@ pub struct Task {
     pub title: String,
     pub done: bool,
     /// When the server stored the task (RFC 3339, UTC).
-    pub created_at: DateTime<Utc>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: Timestamp,
     /// Starts at 1 and grows by one with every change; the basis for ETags and `If-Match`.
     pub version: i64,
     /// The username of who created it (none for tasks from before accounts).
@@ -413,7 +415,7 @@ mod tests {
             id: TaskId(7),
             title: "t".into(),
             done: false,
-            created_at: DateTime::from_timestamp_millis(1_700_000_000_123).unwrap(),
+            created_at: serde_json::from_str(r#""2023-11-14T22:13:20.123Z""#).unwrap(),
             version: 1,
             created_by: Some("ada".into()),
             updated_by: None,

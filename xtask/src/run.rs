@@ -67,9 +67,9 @@ pub fn build_front_end() -> anyhow::Result<()> {
 }
 
 /// The most the built WebAssembly may weigh gzipped before `cargo xtask test` fails: the size
-/// today (212.5 KiB) and a little room. A ratchet, lowered as the bundle shrinks; the goal is
+/// today (203.5 KiB with gzip -9 here) and a little room. A ratchet, lowered as the bundle shrinks; the goal is
 /// 100 KB (issue 10), which this bundle is still far from.
-pub const BUNDLE_BUDGET_GZIP_BYTES: usize = 220 * 1024;
+pub const BUNDLE_BUDGET_GZIP_BYTES: usize = 210 * 1024;
 
 /// One built WebAssembly file's size: raw, gzip and Brotli, in bytes.
 pub struct BundleSize {

@@ -175,3 +175,27 @@ async fn openapi_json() -> impl IntoResponse {
         DOCUMENT.as_str(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_timestamp_is_documented_as_a_date_time_string() {
+        let document: serde_json::Value = serde_json::from_str(&DOCUMENT).unwrap();
+        let schemas = &document["components"]["schemas"];
+        for (schema, field) in [
+            ("Task", "created_at"),
+            ("Board", "created_at"),
+            ("TokenInfo", "created_at"),
+            ("TokenInfo", "last_used_at"),
+        ] {
+            let property = &schemas[schema]["properties"][field];
+            assert_eq!(property["format"], "date-time", "{schema}.{field}: {property}");
+            assert!(
+                property["type"] == "string" || property["type"][0] == "string",
+                "{schema}.{field}: {property}"
+            );
+        }
+    }
+}

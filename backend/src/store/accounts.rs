@@ -10,8 +10,9 @@
 //! SQLite it takes the write lock before the owner count is read.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use shared::{Account, Board, BoardId, Member, Name, Role, TokenId, TokenInfo, UserId, Username};
+use shared::{
+    Account, Board, BoardId, Member, Name, Role, Timestamp, TokenId, TokenInfo, UserId, Username,
+};
 
 use super::StoreError;
 
@@ -160,8 +161,8 @@ pub trait AccountStore: Send + Sync {
     -> Result<Vec<AccessChange>, StoreError>;
 }
 
-pub(super) fn at(ms: i64, what: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::from_timestamp_millis(ms)
+pub(super) fn at(ms: i64, what: &str) -> Result<Timestamp, StoreError> {
+    Timestamp::from_millis(ms)
         .ok_or_else(|| StoreError::Corrupt(format!("{what} has a time out of range")))
 }
 

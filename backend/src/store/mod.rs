@@ -217,10 +217,9 @@ impl TryFrom<TaskRow> for Task {
     type Error = StoreError;
 
     fn try_from(row: TaskRow) -> Result<Self, StoreError> {
-        let created_at =
-            chrono::DateTime::from_timestamp_millis(row.created_at_ms).ok_or_else(|| {
-                StoreError::Corrupt(format!("task {} has created_at_ms out of range", row.id))
-            })?;
+        let created_at = shared::Timestamp::from_millis(row.created_at_ms).ok_or_else(|| {
+            StoreError::Corrupt(format!("task {} has created_at_ms out of range", row.id))
+        })?;
         Ok(Task {
             id: TaskId(row.id),
             title: row.title,

@@ -90,7 +90,8 @@ async fn a_token_belongs_to_its_account_records_its_use_and_can_be_revoked(kind:
     assert_eq!((owner, id), (ada.clone(), token.id));
     let listed = db.store.tokens(ada.id).await.unwrap();
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].last_used_at.unwrap().timestamp_millis(), 20);
+    let last_used = listed[0].last_used_at.as_ref().unwrap().to_datetime();
+    assert_eq!(last_used.unwrap().timestamp_millis(), 20);
     assert!(db.store.tokens(bob.id).await.unwrap().is_empty());
     assert!(
         !db.store.delete_token(bob.id, token.id).await.unwrap(),

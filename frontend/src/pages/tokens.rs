@@ -10,19 +10,6 @@ use shared::TokenInfo;
 use super::checked_name;
 use crate::api;
 
-/// `2026-11-30 14:05` (UTC), without chrono's formatting machinery in the bundle.
-fn minute(at: &chrono::DateTime<chrono::Utc>) -> String {
-    use chrono::{Datelike, Timelike};
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-        at.year(),
-        at.month(),
-        at.day(),
-        at.hour(),
-        at.minute()
-    )
-}
-
 /// The tokens page.
 #[component]
 pub fn TokensPage() -> impl IntoView {
@@ -63,7 +50,7 @@ pub fn TokensPage() -> impl IntoView {
                 let id = token.id;
                 let used = token
                     .last_used_at
-                    .map(|at| format!("last used {}", minute(&at)))
+                    .map(|at| format!("last used {}", at.to_minute()))
                     .unwrap_or_else(|| "never used".into());
                 view! {
                     <li class="token">
