@@ -191,7 +191,10 @@ mod tests {
             ("TokenInfo", "last_used_at"),
         ] {
             let property = &schemas[schema]["properties"][field];
-            assert_eq!(property["format"], "date-time", "{schema}.{field}: {property}");
+            assert_eq!(
+                property["format"], "date-time",
+                "{schema}.{field}: {property}"
+            );
             assert!(
                 property["type"] == "string" || property["type"][0] == "string",
                 "{schema}.{field}: {property}"

@@ -133,6 +133,44 @@ async fn a_websocket_lane_counts_the_handshake_and_every_frame_header() {
 }
 
 #[tokio::test]
+async fn a_websocket_lane_keeps_the_bytes_of_its_connection_once_the_server_has_closed_it() {
+    let app = spawn_app().await;
+    let url = format!("{}?lab=closed-run", app.ws_url());
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    assert!(matches!(
+        next_server_msg(&mut socket).await,
+        ServerMsg::Hello { .. }
+    ));
+    let open = report(&app, "closed-run").await.websocket;
+
+    // The close handshake, then the end of the TCP stream: the server has dropped its socket, so
+    // what the lane shows now was settled as the socket closed, not read from a live one.
+    socket.close(None).await.unwrap();
+    let mut tcp = match socket.into_inner() {
+        tokio_tungstenite::MaybeTlsStream::Plain(tcp) => tcp,
+        _ => unreachable!("the test server speaks plain TCP"),
+    };
+    let mut rest = Vec::new();
+    tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut rest))
+        .await
+        .expect("the server closes the connection after the close handshake")
+        .unwrap();
+
+    let closed = report(&app, "closed-run").await.websocket;
+    // In: the client's close frame (2 header + 4 mask bytes); out: the server's (2), and any tick
+    // sent in between.
+    assert!(
+        closed.bytes_in >= open.bytes_in + 6,
+        "{open:?} then {closed:?}"
+    );
+    assert!(
+        closed.bytes_out >= open.bytes_out + 2,
+        "{open:?} then {closed:?}"
+    );
+    assert_eq!(closed.requests, 1);
+}
+
+#[tokio::test]
 async fn an_event_stream_lane_counts_its_response_as_it_flows() {
     let app = spawn_app().await;
     let mut response = app
