@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::client;
 use crate::config::Config;
@@ -59,6 +59,17 @@ enum Command {
 
 /// The subcommands that take the settings of `serve` (and the top level, where they mean `serve`).
 const TAKING_SETTINGS: &[&str] = &["serve", "config"];
+/// The operator's commands on the store: of the settings they take the database only.
+const TAKING_DATABASE: &[&[&str]] = &[&["backup"], &["export"], &["import"], &["user", "add"]];
+
+/// `--config FILE` on the operator's store commands: the file's `database` is theirs too, so that
+/// `tasktick backup` with the server's config file backs up the server's database.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigFile {
+    /// A TOML file of `tasktick serve`'s settings; this command takes its `database`.
+    #[arg(long, env = "TASKTICK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
 
 impl Cli {
     /// Parses the process's arguments, with the `--config` file's values as defaults; exits with
@@ -91,6 +102,14 @@ impl Cli {
             command = with_defaults(command, &defaults);
             for name in TAKING_SETTINGS {
                 command = command.mut_subcommand(*name, |sub| with_defaults(sub, &defaults));
+            }
+            let database: Vec<_> = defaults
+                .iter()
+                .filter(|(id, _)| id.as_str() == "database")
+                .cloned()
+                .collect();
+            for path in TAKING_DATABASE {
+                command = mut_subcommand_at(command, path, |sub| with_defaults(sub, &database));
             }
         }
         let matches = command.try_get_matches_from(args)?;
@@ -159,6 +178,20 @@ fn scalar(key: &str, value: &toml::Value) -> anyhow::Result<String> {
             "{key:?} must be a string, a whole number or true/false, not a {}",
             other.type_str()
         ),
+    }
+}
+
+/// `command` with the subcommand at `path` (`["user", "add"]`) changed by `change`.
+fn mut_subcommand_at(
+    command: clap::Command,
+    path: &[&str],
+    change: impl FnOnce(clap::Command) -> clap::Command,
+) -> clap::Command {
+    match path {
+        [] => change(command),
+        [name, rest @ ..] => {
+            command.mut_subcommand(*name, |sub| mut_subcommand_at(sub, rest, change))
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Args;
 
+use crate::cli::ConfigFile;
 use crate::store::sqlite::SqliteStore;
 use crate::store::transfer::Snapshot;
 use crate::store::{self, DatabaseUrl};
@@ -19,6 +20,8 @@ pub struct BackupArgs {
     /// The database to back up, as for `tasktick serve`.
     #[arg(long, env = "TASKTICK_DATABASE", default_value = "data/tasks.db")]
     pub database: DatabaseUrl,
+    #[command(flatten)]
+    pub config: ConfigFile,
     /// Where to write the copy (a new file: an existing one is never overwritten).
     pub file: PathBuf,
 }
@@ -29,6 +32,8 @@ pub struct ExportArgs {
     /// The database to read, as for `tasktick serve`.
     #[arg(long, env = "TASKTICK_DATABASE", default_value = "data/tasks.db")]
     pub database: DatabaseUrl,
+    #[command(flatten)]
+    pub config: ConfigFile,
     /// Where to write the export, as JSON (a new file: an existing one is never overwritten).
     pub file: PathBuf,
 }
@@ -39,6 +44,8 @@ pub struct ImportArgs {
     /// The database to fill, as for `tasktick serve`; it must be new (empty).
     #[arg(long, env = "TASKTICK_DATABASE", default_value = "data/tasks.db")]
     pub database: DatabaseUrl,
+    #[command(flatten)]
+    pub config: ConfigFile,
     /// A file written by `tasktick export`.
     pub file: PathBuf,
 }

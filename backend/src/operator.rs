@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use shared::{Password, Username};
 
 use crate::auth::{hash_password, now_ms};
+use crate::cli::ConfigFile;
 use crate::store::{self, DatabaseUrl};
 
 /// `tasktick user ...`
@@ -27,6 +28,8 @@ pub struct AddUser {
     /// The database, as for `tasktick serve`.
     #[arg(long, env = "TASKTICK_DATABASE", default_value = "data/tasks.db")]
     pub database: DatabaseUrl,
+    #[command(flatten)]
+    pub config: ConfigFile,
     /// Read the password from the first line of standard input instead of the terminal.
     #[arg(long)]
     pub password_stdin: bool,

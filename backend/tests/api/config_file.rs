@@ -159,3 +159,91 @@ fn the_example_config_in_deploy_is_valid() {
     assert_eq!(shown["metrics-addr"].as_str(), Some("127.0.0.1:9300"));
     assert_eq!(shown["signup"].as_str(), Some("closed"));
 }
+
+/// `tasktick ARGS` with `stdin` and `env`, its output (it must succeed).
+fn operator(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> String {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tasktick"))
+        .args(args)
+        .env_remove("TASKTICK_DATABASE")
+        .env_remove("TASKTICK_CONFIG")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "tasktick {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn the_operator_s_store_commands_take_the_database_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("from-the-file.db");
+    let file = write(
+        dir.path(),
+        "tasktick.toml",
+        &format!(
+            "addr = \"127.0.0.1:4000\"\ndatabase = \"{}\"\n",
+            database.display()
+        ),
+    );
+
+    let added = operator(
+        &["user", "add", "ada", "--config", &file, "--password-stdin"],
+        "correct horse battery\n",
+        &[],
+    );
+    assert!(added.contains("created account ada"), "{added}");
+    assert!(database.exists(), "the account is in the file's database");
+
+    // The file named by the environment, as a service's unit sets it.
+    let export = dir.path().join("export.json");
+    operator(
+        &["export", export.to_str().unwrap()],
+        "",
+        &[("TASKTICK_CONFIG", &file)],
+    );
+    let exported = std::fs::read_to_string(&export).unwrap();
+    assert!(exported.contains("\"ada\""), "{exported}");
+
+    let backup = dir.path().join("backup.db");
+    let said = operator(
+        &["backup", "--config", &file, backup.to_str().unwrap()],
+        "",
+        &[],
+    );
+    assert!(said.contains("from-the-file.db"), "{said}");
+    assert!(backup.exists());
+
+    // A flag still wins over the file.
+    let elsewhere = dir.path().join("elsewhere.db");
+    let said = operator(
+        &[
+            "user",
+            "add",
+            "bob",
+            "--config",
+            &file,
+            "--database",
+            elsewhere.to_str().unwrap(),
+            "--password-stdin",
+        ],
+        "correct horse battery\n",
+        &[],
+    );
+    assert!(said.contains("created account bob"), "{said}");
+    assert!(elsewhere.exists());
+}
