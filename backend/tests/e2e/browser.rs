@@ -2,6 +2,7 @@
 //! headless Chromium driven through its own chromedriver.
 
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -253,7 +254,8 @@ pub fn dist_dir() -> PathBuf {
 /// A chromedriver process and one headless Chromium session on it.
 pub struct Browser {
     client: Client,
-    driver: Child,
+    /// Until [`Browser::end`].
+    driver: Option<Child>,
 }
 
 impl Browser {
@@ -283,12 +285,17 @@ impl Browser {
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // A group of its own, which its Chromium processes join: see `end`.
+            .process_group(0)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {chromedriver}: {e}"));
         let webdriver = format!("http://127.0.0.1:{port}");
         let client = connect_when_ready(&webdriver).await;
         client.goto(url).await.unwrap();
-        Self { client, driver }
+        Self {
+            client,
+            driver: Some(driver),
+        }
     }
 
     async fn find(&self, selector: &str) -> Element {
@@ -486,16 +493,25 @@ impl Browser {
 
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        self.end();
+    }
+
+    /// Kills chromedriver and the Chromium it started: killed alone, chromedriver leaves its
+    /// Chromium processes running (eleven of them, orphaned), which would slow every test after
+    /// a failed one.
+    fn end(&mut self) {
+        if let Some(mut driver) = self.driver.take() {
+            let group = nix::unistd::Pid::from_raw(driver.id() as i32);
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+            let _ = driver.wait();
+        }
     }
 }
 
 impl Drop for Browser {
-    /// A failed assertion skips `close`; never leave a chromedriver behind.
+    /// A failed assertion skips `close`; never leave a browser behind.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        self.end();
     }
 }
 
