@@ -49,7 +49,8 @@ struct RunMeters {
 
 impl LabRegistry {
     /// Counts this request (its head of `head` bytes), and its socket from now on, in `run`'s lane
-    /// for `transport`. Without a socket (the app driven in-process) only the request is counted.
+    /// for `transport`. Without a socket (the app driven in-process) only the request and its head
+    /// are counted.
     pub fn count(&self, socket: Option<RawFd>, head: u64, run: &LabRun, transport: Transport) {
         let meter = self.meter(run, transport);
         match socket {
