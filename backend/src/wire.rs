@@ -88,7 +88,8 @@ impl Counters {
         let info = unsafe { info.assume_init() };
         Ok(Self {
             received: info.tcpi_bytes_received,
-            written: (info.tcpi_bytes_sent - info.tcpi_bytes_retrans)
+            // Sent includes what was sent again; what waits to be sent has not been yet.
+            written: info.tcpi_bytes_sent.saturating_sub(info.tcpi_bytes_retrans)
                 + u64::from(info.tcpi_notsent_bytes),
         })
     }
@@ -187,7 +188,7 @@ impl Metered {
         self.detach(socket);
     }
 
-    /// Brings every meter attached to a socket up to date with the kernel's counts.
+    /// Brings `meters` up to date with the kernel's counts of the sockets they are attached to.
     pub fn settle(&self, meters: &[Arc<LaneMeter>]) {
         if !self.any.load(Ordering::Acquire) {
             return;

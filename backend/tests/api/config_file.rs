@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::helpers::write_fake_front_end;
+use crate::helpers::{PASSWORD, write_fake_front_end};
 use crate::server_process::ServerProcess;
 
 /// `tasktick ARGS` with `env`, its standard output as TOML (it must succeed).
@@ -160,26 +160,9 @@ fn the_example_config_in_deploy_is_valid() {
     assert_eq!(shown["signup"].as_str(), Some("closed"));
 }
 
-/// `tasktick ARGS` with `stdin` and `env`, its output (it must succeed).
-fn operator(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> String {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tasktick"))
-        .args(args)
-        .env_remove("TASKTICK_DATABASE")
-        .env_remove("TASKTICK_CONFIG")
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+/// `tasktick ARGS` with `stdin` and `env`: what it printed (it must succeed).
+async fn operator(args: &[&str], stdin: &str, env: &[(&str, &Path)]) -> String {
+    let output = crate::operator::run(args, stdin, env).await;
     assert!(
         output.status.success(),
         "tasktick {args:?}: {}",
@@ -188,24 +171,25 @@ fn operator(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-#[test]
-fn the_operator_s_store_commands_take_the_database_from_the_file() {
+#[tokio::test]
+async fn the_operator_s_store_commands_take_the_database_from_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let database = dir.path().join("from-the-file.db");
     let file = write(
         dir.path(),
         "tasktick.toml",
         &format!(
-            "addr = \"127.0.0.1:4000\"\ndatabase = \"{}\"\n",
-            database.display()
+            "addr = \"127.0.0.1:4000\"\ndatabase = {:?}\n",
+            database.to_str().unwrap()
         ),
     );
 
     let added = operator(
         &["user", "add", "ada", "--config", &file, "--password-stdin"],
-        "correct horse battery\n",
+        &format!("{PASSWORD}\n"),
         &[],
-    );
+    )
+    .await;
     assert!(added.contains("created account ada"), "{added}");
     assert!(database.exists(), "the account is in the file's database");
 
@@ -214,8 +198,9 @@ fn the_operator_s_store_commands_take_the_database_from_the_file() {
     operator(
         &["export", export.to_str().unwrap()],
         "",
-        &[("TASKTICK_CONFIG", &file)],
-    );
+        &[("TASKTICK_CONFIG", Path::new(&file))],
+    )
+    .await;
     let exported = std::fs::read_to_string(&export).unwrap();
     assert!(exported.contains("\"ada\""), "{exported}");
 
@@ -224,7 +209,8 @@ fn the_operator_s_store_commands_take_the_database_from_the_file() {
         &["backup", "--config", &file, backup.to_str().unwrap()],
         "",
         &[],
-    );
+    )
+    .await;
     assert!(said.contains("from-the-file.db"), "{said}");
     assert!(backup.exists());
 
@@ -241,9 +227,10 @@ fn the_operator_s_store_commands_take_the_database_from_the_file() {
             elsewhere.to_str().unwrap(),
             "--password-stdin",
         ],
-        "correct horse battery\n",
+        &format!("{PASSWORD}\n"),
         &[],
-    );
+    )
+    .await;
     assert!(said.contains("created account bob"), "{said}");
     assert!(elsewhere.exists());
 }

@@ -11,8 +11,13 @@ use shared::{ACCOUNTS_PATH, Account, SESSION_PATH};
 use crate::helpers::{PASSWORD, session_cookie, write_fake_front_end};
 use crate::server_process::ServerProcess;
 
-/// Runs `tasktick ARGS` with `stdin` as its input and `env` set, off the async threads.
-async fn run(args: &[&str], stdin: &str, env: &[(&str, &std::path::Path)]) -> std::process::Output {
+/// Runs `tasktick ARGS` with `stdin` as its input and `env` set (and no store settings from the
+/// test's own environment), off the async threads.
+pub async fn run(
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, &std::path::Path)],
+) -> std::process::Output {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let stdin = stdin.to_owned();
     let env: Vec<(String, std::path::PathBuf)> = env
@@ -22,6 +27,8 @@ async fn run(args: &[&str], stdin: &str, env: &[(&str, &std::path::Path)]) -> st
     tokio::task::spawn_blocking(move || {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tasktick"))
             .args(args)
+            .env_remove("TASKTICK_DATABASE")
+            .env_remove("TASKTICK_CONFIG")
             .envs(env)
             .env_remove("RUST_LOG")
             .stdin(Stdio::piped())
